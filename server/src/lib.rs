@@ -1,0 +1,1 @@
+//! coderun server library.
