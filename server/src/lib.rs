@@ -1,1 +1,3 @@
 //! coderun server library.
+pub mod config;
+pub mod sandbox;
