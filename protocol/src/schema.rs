@@ -1,79 +1,116 @@
 //! Generation of the protocol's JSON Schema from the types of this crate.
 //!
-//! `spec/schema/protocol.schema.json` is the output of [`generate`]; the
+//! `spec/schema/protocol.schema.json` is the output of [`generate_text`]; the
 //! protocol crate's `schema_drift` test regenerates it and fails on any
 //! difference (run it with `UPDATE_SCHEMA=1` to rewrite the file).
+//!
+//! The document validates one JSON-RPC message (its root `$ref`), defines
+//! every wire type under `$defs`, and adds two tables of its own:
+//! `x-methods` (each method's kind, direction, params and result) and
+//! `x-errors` (each error code, its name, and the schema of its `data`).
+
+use std::collections::BTreeMap;
 
 use schemars::{generate::SchemaSettings, JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use crate::{
-    error_codes::{BusyData, LimitExceededData},
-    methods::{self, Notification as _, Request as _},
+    error_codes::{self, BusyData, LimitExceededData},
+    methods,
     *,
 };
 
-/// The whole protocol as one JSON Schema document: every type under
-/// `$defs`, and under `x-methods` each method's params and result by name.
+/// Fields that are always on the wire but may be `null`. Serde writes them
+/// every time (they have no `skip_serializing_if`), yet schemars treats every
+/// `Option` as optional; this table makes the schema say what the wire does.
+const ALWAYS_PRESENT: &[(&str, &str)] = &[
+    ("RunResult", "exitCode"),
+    ("RunResult", "signal"),
+    ("StageResult", "exitCode"),
+    ("StageResult", "signal"),
+    ("Response", "id"),
+];
+
+/// The whole protocol as one JSON Schema document.
 pub fn generate() -> Value {
     let mut generator = SchemaGenerator::new(SchemaSettings::draft2020_12());
-    let mut methods = Map::new();
 
-    fn entry<P: JsonSchema, R: JsonSchema>(
-        g: &mut SchemaGenerator,
-        direction: &str,
-        with_result: bool,
-    ) -> Value {
-        let mut m = Map::new();
-        m.insert("direction".into(), json!(direction));
-        m.insert("params".into(), g.subschema_for::<P>().to_value());
-        if with_result {
-            m.insert("result".into(), g.subschema_for::<R>().to_value());
-        }
-        Value::Object(m)
+    fn request<M: methods::Request>(g: &mut SchemaGenerator) -> (String, Value)
+    where
+        M::Params: JsonSchema,
+        M::Result: JsonSchema,
+    {
+        let entry = json!({
+            "kind": "request",
+            "direction": "clientToServer",
+            "params": g.subschema_for::<M::Params>(),
+            "result": g.subschema_for::<M::Result>(),
+        });
+        (M::METHOD.to_owned(), entry)
     }
 
-    methods.insert(
-        methods::Initialize::METHOD.into(),
-        entry::<InitializeParams, InitializeResult>(&mut generator, "clientToServer", true),
-    );
-    methods.insert(
-        methods::Run::METHOD.into(),
-        entry::<RunParams, RunResult>(&mut generator, "clientToServer", true),
-    );
-    methods.insert(
-        methods::JobStatus::METHOD.into(),
-        entry::<JobStatusParams, ()>(&mut generator, "serverToClient", false),
-    );
-    methods.insert(
-        methods::JobOutput::METHOD.into(),
-        entry::<JobOutputParams, ()>(&mut generator, "serverToClient", false),
-    );
-    methods.insert(
-        methods::JobDiagnostics::METHOD.into(),
-        entry::<JobDiagnosticsParams, ()>(&mut generator, "serverToClient", false),
-    );
-    methods.insert(
-        methods::JobStdin::METHOD.into(),
-        entry::<JobStdinParams, ()>(&mut generator, "clientToServer", false),
-    );
-    methods.insert(
-        methods::Cancel::METHOD.into(),
-        entry::<CancelParams, ()>(&mut generator, "clientToServer", false),
-    );
-    let message = generator.subschema_for::<Message>().to_value();
-    generator.subschema_for::<LimitExceededData>();
-    generator.subschema_for::<BusyData>();
+    fn notification<M: methods::Notification>(g: &mut SchemaGenerator, direction: &str) -> (String, Value)
+    where
+        M::Params: JsonSchema,
+    {
+        let entry = json!({
+            "kind": "notification",
+            "direction": direction,
+            "params": g.subschema_for::<M::Params>(),
+        });
+        (M::METHOD.to_owned(), entry)
+    }
 
-    let defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
-    let errors: Vec<Value> =
-        error_codes::ALL.iter().map(|(code, name)| json!({ "code": code, "name": name })).collect();
+    let methods: Map<String, Value> = [
+        request::<methods::Initialize>(&mut generator),
+        request::<methods::Run>(&mut generator),
+        notification::<methods::JobStatus>(&mut generator, "serverToClient"),
+        notification::<methods::JobOutput>(&mut generator, "serverToClient"),
+        notification::<methods::JobDiagnostics>(&mut generator, "serverToClient"),
+        notification::<methods::JobStdin>(&mut generator, "clientToServer"),
+        notification::<methods::Cancel>(&mut generator, "clientToServer"),
+    ]
+    .into_iter()
+    .collect();
+
+    let message = generator.subschema_for::<Message>().to_value();
+    let limit_exceeded = generator.subschema_for::<LimitExceededData>().to_value();
+    let busy = generator.subschema_for::<BusyData>().to_value();
+    let errors: Vec<Value> = error_codes::ALL
+        .iter()
+        .map(|&(code, name)| {
+            let mut e = json!({ "code": code, "name": name });
+            let data = match code {
+                error_codes::LIMIT_EXCEEDED => Some(&limit_exceeded),
+                error_codes::BUSY => Some(&busy),
+                _ => None,
+            };
+            if let Some(data) = data {
+                e["data"] = data.clone();
+            }
+            e
+        })
+        .collect();
+
+    let mut defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    for (def, field) in ALWAYS_PRESENT {
+        let schema = defs.get_mut(*def).unwrap_or_else(|| panic!("no definition {def}"));
+        assert!(schema["properties"].get(*field).is_some(), "{def} has no field {field}");
+        let required = schema["required"].as_array_mut().expect("a struct has required fields");
+        if !required.iter().any(|r| r == field) {
+            required.push(json!(field));
+        }
+    }
+    for schema in defs.values_mut() {
+        tidy_descriptions(schema);
+    }
+
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://coderun.dev/spec/schema/protocol.schema.json",
+        "$id": "urn:coderun:protocol:1",
         "title": "coderun protocol, version 1",
-        "description": "Generated from the coderun-protocol crate; do not edit by hand.",
-        "protocolVersion": crate::PROTOCOL_VERSION,
+        "description": "One JSON-RPC 2.0 message of the coderun protocol. Generated from the coderun-protocol crate by `cargo test -p coderun-protocol --test schema_drift` with UPDATE_SCHEMA=1; do not edit by hand.",
+        "x-protocolVersion": crate::PROTOCOL_VERSION,
         "$ref": message["$ref"],
         "x-methods": methods,
         "x-errors": errors,
@@ -81,9 +118,41 @@ pub fn generate() -> Value {
     })
 }
 
-/// [`generate`] as the pretty-printed text checked in under `spec/schema/`.
+/// [`generate`] as the text checked in under `spec/schema/`: pretty-printed,
+/// keys sorted at every level, one final newline. Sorting here keeps the text
+/// the same whether or not some other crate in the build turns on
+/// serde_json's `preserve_order`.
 pub fn generate_text() -> String {
-    let mut text = serde_json::to_string_pretty(&generate()).expect("schema serializes");
+    let mut text = serde_json::to_string_pretty(&sorted(generate())).expect("schema serializes");
     text.push('\n');
     text
+}
+
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let map: BTreeMap<String, Value> = map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            Value::Object(map.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// Rustdoc links mean nothing in a schema: "[`BUSY`]" becomes "`BUSY`".
+fn tidy_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match v {
+                    Value::String(s) if key == "description" => {
+                        *s = s.replace("[`", "`").replace("`]", "`");
+                    }
+                    _ => tidy_descriptions(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(tidy_descriptions),
+        _ => {}
+    }
 }

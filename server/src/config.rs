@@ -34,6 +34,11 @@ pub struct Config {
     /// How long running jobs may go on after a shutdown signal before they
     /// are cancelled, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// How long a sandbox's runner may take to write a job's files, in ms.
+    pub files_timeout_ms: u64,
+    /// How long past a stage's wall-time limit the server waits for the
+    /// runner's report before it kills the sandbox itself, in ms.
+    pub runner_grace_ms: u64,
 }
 
 /// Which backend starts sandboxes.
@@ -44,7 +49,9 @@ pub enum SandboxKind {
     Native,
 }
 
-/// Limits offered to clients.
+/// Limits offered to clients. These tables use the protocol's own names
+/// (`wallTimeMs`, `memoryBytes`, ...) so that a limit reads the same in the
+/// configuration, in `initialize` and in a `-32004` error.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
@@ -84,8 +91,9 @@ pub struct ConnectionConfig {
     pub send_timeout_ms: u64,
     /// Messages queued from jobs to one connection before the jobs wait.
     pub outbound_capacity: usize,
-    /// `job/stdin` chunks queued for one job before the connection waits.
-    pub stdin_capacity: usize,
+    /// Bytes of `job/stdin` queued for one job and not yet taken by it;
+    /// text past this is dropped (and logged), never waited for.
+    pub stdin_buffer_bytes: usize,
 }
 
 /// Limits on the files of one job.
@@ -146,6 +154,8 @@ impl Default for Config {
             files: FilesConfig::default(),
             native: NativeConfig::default(),
             shutdown_grace_ms: 10_000,
+            files_timeout_ms: 10_000,
+            runner_grace_ms: 5_000,
         }
     }
 }
@@ -199,7 +209,7 @@ impl Default for ConnectionConfig {
             idle_timeout_ms: 600_000,
             send_timeout_ms: 10_000,
             outbound_capacity: 256,
-            stdin_capacity: 64,
+            stdin_buffer_bytes: 1024 * 1024,
         }
     }
 }
@@ -289,7 +299,7 @@ mod tests {
 
     #[test]
     fn partial_sections_keep_other_defaults() {
-        let c = Config::from_toml("[scheduler]\nrun_slots = 3\n[limits.defaults]\nwall_time_ms = 5\ncpu_time_ms = 5\nmemory_bytes = 5\nprocesses = 5\noutput_bytes = 5\nfile_size_bytes = 5\nopen_files = 5\n").unwrap();
+        let c = Config::from_toml("[scheduler]\nrun_slots = 3\n[limits.defaults]\nwallTimeMs = 5\ncpuTimeMs = 5\nmemoryBytes = 5\nprocesses = 5\noutputBytes = 5\nfileSizeBytes = 5\nopenFiles = 5\n").unwrap();
         assert_eq!(c.run_slots(), 3);
         assert_eq!(c.scheduler.queue_length, 64);
         assert_eq!(c.limits.defaults.wall_time_ms, 5);

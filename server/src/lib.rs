@@ -1,3 +1,102 @@
-//! coderun server library.
+//! The coderun server: JSON-RPC 2.0 over WebSocket (and one-shot HTTP), a
+//! scheduler, and sandboxes that run students' code.
+//!
+//! Entry points: [`start`] builds the shared state (probing the sandbox
+//! backend and the toolchains), [`serve`] runs the HTTP server on a bound
+//! listener until the shutdown future resolves, then drains. The binary in
+//! `main.rs` is a thin layer of flags over these.
+//!
+//! Module map: `http` (routes, upgrade checks) → `rpc` (session loop,
+//! handlers, wire conversion, error mapping) → `job` (domain types, the
+//! driver) → `scheduler` (slots and queue) and `sandbox` (backends, runner
+//! link). `catalog` says how each language is built and run.
+
+pub mod catalog;
 pub mod config;
+pub mod http;
+pub mod job;
+pub mod rpc;
 pub mod sandbox;
+pub mod scheduler;
+pub mod state;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use tokio::net::TcpListener;
+
+use crate::{
+    catalog::Catalog,
+    config::{Config, SandboxKind},
+    job::driver::JobContext,
+    sandbox::{native::NativeBackend, Backend, SandboxError},
+    state::AppState,
+};
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("failed to load the language catalog")]
+    Catalog(#[from] catalog::CatalogError),
+    #[error("failed to set up the sandbox backend")]
+    Sandbox(#[from] SandboxError),
+}
+
+/// Builds the server's state: the sandbox backend, the languages this host
+/// offers, the scheduler. `port` is the port the listener is bound to, for
+/// the server's own origin.
+pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartError> {
+    let defs = Catalog::load(config.catalog.as_deref())?;
+    let backend = match config.sandbox {
+        SandboxKind::Native => Backend::Native(NativeBackend::new(config.native.clone())?),
+    };
+    let stage_user = match &backend {
+        Backend::Native(b) => b.stage_user(),
+    };
+    let mut features: Vec<String> =
+        ["interactive", "cancel", "httpOneShot"].iter().map(|s| s.to_string()).collect();
+    features.extend(backend.features());
+    tracing::info!(sandbox = backend.name(), features = ?features, "sandbox backend ready");
+    let catalog = Catalog::detect(defs).await;
+    let jobs = JobContext {
+        backend,
+        stage_user,
+        files_timeout: Duration::from_millis(config.files_timeout_ms),
+        runner_grace: Duration::from_millis(config.runner_grace_ms),
+    };
+    let origins = http::allowed_origins(port, &config.allowed_origins);
+    Ok(AppState::new(config, catalog, jobs, features, origins))
+}
+
+/// Serves until `shutdown` resolves, then shuts down gracefully: no new
+/// connections or jobs, running jobs get the grace period, then the rest
+/// are cancelled and every sandbox is removed before this returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = http::router(state.clone());
+    let signals = state.shutdown.clone();
+    let grace = state.config.shutdown_grace();
+    let stopped = async move {
+        shutdown.await;
+        tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down: no new jobs; running jobs may finish");
+        signals.stopping.cancel();
+        let cancel = signals.cancel_jobs.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            if !cancel.is_cancelled() {
+                tracing::info!("grace period over: cancelling the remaining jobs");
+                cancel.cancel();
+            }
+        });
+    };
+    axum::serve(listener, app).with_graceful_shutdown(stopped).await?;
+    state.sessions.close();
+    let limit = state.config.shutdown_grace() + Duration::from_millis(state.config.runner_grace_ms) + Duration::from_secs(5);
+    if tokio::time::timeout(limit, state.sessions.wait()).await.is_err() {
+        tracing::warn!("sessions did not end in time; exiting anyway");
+    }
+    state.shutdown.cancel_jobs.cancel();
+    Ok(())
+}
