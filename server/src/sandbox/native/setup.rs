@@ -38,7 +38,7 @@ pub struct HelperSetup {
 
 /// What the helper builds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Mode {
     /// A full sandbox: namespaces, a fresh root, then the runner.
     Sandbox(SandboxSetup),

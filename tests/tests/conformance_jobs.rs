@@ -1,0 +1,299 @@
+//! Conformance, part two: a job's life on the wire. The order of a run's
+//! notifications and its response, the result's shape, output streaming and
+//! ordering, UTF-8 handling, stdin (given whole, or interactive through
+//! `job/stdin`), cancellation, and a client that goes away mid-run. Checks
+//! are on the order of events, never on tight timings.
+
+use std::time::Duration;
+
+use coderun_protocol::RunResult;
+use coderun_tests::{
+    host::{wait_until_no_process_with, wait_until_process_with, Marker},
+    programs::{bash, job, python, sleeper, with},
+    Client, Server,
+};
+use serde_json::json;
+
+/// spec/README.md#ordering: a run sends `job/status` notifications and then
+/// output, every notification carrying the run's id as `job`, all before
+/// the response; nothing follows the response.
+#[tokio::test]
+async fn run_notifications_come_in_order_before_the_response() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let run = client.run(python("print('hello')")).await?;
+    run.assert_exited_ok();
+    assert_eq!(run.stdout(), "hello\n", "{}", run.summary());
+    for n in &run.notifications {
+        assert_eq!(n["params"]["job"], run.id, "every notification names its job: {n}");
+        assert!(n.get("id").is_none(), "a notification has no id: {n}");
+    }
+    let states = run.states();
+    assert!(states.iter().any(|s| s == "running"), "no running status: {states:?}");
+    let running = run.notifications.iter().position(|n| n["params"]["state"] == "running").unwrap();
+    let first_output = run.notifications.iter().position(|n| n["method"] == "job/output");
+    assert!(first_output.is_some_and(|o| o > running), "output before running: {}", run.summary());
+    for state in &states {
+        assert!(["queued", "starting", "building", "running"].contains(&state.as_str()), "bad state {state}");
+    }
+    client.assert_quiet(&run.id).await?;
+    Ok(())
+}
+
+/// spec/methods/run.md: the result has the protocol's shape: status, exit
+/// code, signal, one stage per stage run, truncation flag and timings.
+#[tokio::test]
+async fn run_result_has_the_protocol_shape() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let run = client.run(python("import sys\nsys.exit(3)")).await?;
+    let result: RunResult = serde_json::from_value(run.result().clone())
+        .unwrap_or_else(|e| panic!("the result does not have the protocol's shape ({e}): {}", run.response));
+    assert_eq!(run.status(), "exited", "a nonzero exit is still `exited`: {}", run.summary());
+    assert_eq!(result.exit_code, Some(3));
+    assert_eq!(result.signal, None);
+    assert!(!result.output_truncated);
+    let names: Vec<_> = run.result()["stages"].as_array().unwrap().iter().map(|s| s["name"].clone()).collect();
+    assert_eq!(names, vec![json!("run")], "an interpreted language has one stage: {}", run.response);
+    assert_eq!(run.result()["stages"][0]["exitCode"], json!(3));
+    assert_eq!(run.result()["output"], serde_json::Value::Null, "`output` is only for POST /rpc");
+    Ok(())
+}
+
+/// spec/methods/run.md: a compiled language goes through `building` before
+/// `running`, and its result lists the build stage then the run stage.
+#[tokio::test]
+async fn compiled_run_builds_then_runs() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let run = client
+        .run(job("c", &[("main.c", "#include <stdio.h>\nint main(void) { puts(\"built\"); return 0; }\n")]))
+        .await?;
+    run.assert_exited_ok();
+    assert_eq!(run.stdout(), "built\n");
+    let states = run.states();
+    let building = states.iter().position(|s| s == "building");
+    let running = states.iter().position(|s| s == "running");
+    assert!(building.is_some() && running.is_some() && building < running, "states: {states:?}");
+    let names: Vec<_> = run.result()["stages"].as_array().unwrap().iter().map(|s| s["name"].clone()).collect();
+    assert_eq!(names, vec![json!("build"), json!("run")], "{}", run.response);
+    Ok(())
+}
+
+/// spec/README.md#base-protocol: a string id stays a string in `job` and in
+/// the response; `"5"` and `5` are different ids.
+#[tokio::test]
+async fn string_ids_are_kept_as_strings() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let id = json!("lesson-3/ex-2");
+    client.send_request(&id, "run", python("print('s')")).await?;
+    let run = client.collect(&id).await?;
+    run.assert_exited_ok();
+    assert!(run.notifications.iter().all(|n| n["params"]["job"] == id));
+    // Two jobs with ids 5 and "5" at once are two different jobs.
+    let slow = python("import time\ntime.sleep(0.5)\nprint('x')");
+    client.send_request(&json!(5), "run", slow.clone()).await?;
+    client.send_request(&json!("5"), "run", slow).await?;
+    client.collect(&json!(5)).await?.assert_exited_ok();
+    client.collect(&json!("5")).await?.assert_exited_ok();
+    Ok(())
+}
+
+/// spec/README.md#ordering: stdout text arrives in the order written, and
+/// output on the two streams keeps the order in which it was flushed.
+#[tokio::test]
+async fn output_keeps_the_order_it_was_written_in() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let run = client.run(python("for i in range(2000):\n    print(i)")).await?;
+    run.assert_exited_ok();
+    let expected: String = (0..2000).map(|i| format!("{i}\n")).collect();
+    assert_eq!(run.stdout(), expected);
+
+    let code = "import sys, time\nfor w in ['a', 'b', 'c', 'd']:\n    s = sys.stdout if w in 'ac' else sys.stderr\n    s.write(w)\n    s.flush()\n    time.sleep(0.3)\n";
+    let run = client.run(python(code)).await?;
+    run.assert_exited_ok();
+    let order: Vec<_> = run.outputs().into_iter().filter(|(_, t)| !t.is_empty()).collect();
+    let expected = [("stdout", "a"), ("stderr", "b"), ("stdout", "c"), ("stderr", "d")];
+    let got: String = order.iter().map(|(s, t)| format!("{s}:{t} ")).collect();
+    let want: String = expected.iter().map(|(s, t)| format!("{s}:{t} ")).collect();
+    assert_eq!(got, want, "{}", run.summary());
+    Ok(())
+}
+
+/// spec/README.md#ordering: output is streamed as printed: the client sees
+/// the first line while the program is still waiting for it to answer.
+#[tokio::test]
+async fn output_streams_while_the_program_runs() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    // The program prints, then waits for input that the client sends only
+    // after seeing the print: if output were held back, this would stall.
+    let params = with(python("print('ready', flush=True)\nprint('got', input())"), "interactive", json!(true));
+    let id = client.start_run(params).await?;
+    client.wait_for_output(&id, "ready").await?;
+    client.notify("job/stdin", json!({"job": id, "text": "go\n", "eof": true})).await?;
+    let run = client.collect(&id).await?;
+    run.assert_exited_ok();
+    assert_eq!(run.stdout(), "got go\n");
+
+    // And without input: the first line arrives well before the response.
+    let run = client.run(python("import time\nprint('one', flush=True)\ntime.sleep(2)\nprint('two')")).await?;
+    run.assert_exited_ok();
+    let first = run.notifications.iter().position(|n| n["method"] == "job/output").unwrap();
+    let gap = run.answered.duration_since(run.arrivals[first]);
+    assert!(gap > Duration::from_millis(500), "the first line arrived only {gap:?} before the response");
+    Ok(())
+}
+
+/// spec/methods/job-output.md: a character written one byte at a time is
+/// never split between notifications; the text arrives exactly.
+#[tokio::test]
+async fn multibyte_characters_are_never_split() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let code = "import sys, time\nfor b in 'é€😀ß'.encode():\n    sys.stdout.buffer.write(bytes([b]))\n    sys.stdout.buffer.flush()\n    time.sleep(0.02)\n";
+    let run = client.run(python(code)).await?;
+    run.assert_exited_ok();
+    for (_, text) in run.outputs() {
+        assert!(!text.contains('\u{FFFD}'), "a character was split: {:?}", run.outputs());
+    }
+    assert_eq!(run.stdout(), "é€😀ß");
+    Ok(())
+}
+
+/// spec/methods/job-output.md: bytes that are not UTF-8 arrive as U+FFFD.
+#[tokio::test]
+async fn invalid_utf8_becomes_replacement_characters() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let run = client.run(python("import sys\nsys.stdout.buffer.write(b'a\\xffb\\xc3(c')")).await?;
+    run.assert_exited_ok();
+    assert_eq!(run.stdout(), "a\u{FFFD}b\u{FFFD}(c");
+    // An incomplete character at the very end of the output.
+    let run = client.run(python("import sys\nsys.stdout.buffer.write(b'x\\xe2\\x82')")).await?;
+    run.assert_exited_ok();
+    let out = run.stdout();
+    assert!(out.starts_with('x') && out.len() > 1, "{out:?}");
+    assert!(out[1..].chars().all(|c| c == '\u{FFFD}'), "{out:?}");
+    Ok(())
+}
+
+/// spec/methods/run.md#stdin: without `interactive`, the program reads the
+/// `stdin` string and then end of file; without `stdin`, end of file at once.
+#[tokio::test]
+async fn stdin_string_is_read_then_end_of_file() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let code = "import sys\ndata = sys.stdin.read()\nprint(repr(data))\nprint(sum(int(x) for x in data.split()))";
+    let run = client.run(with(python(code), "stdin", json!("3\n4\n"))).await?;
+    run.assert_exited_ok();
+    assert_eq!(run.stdout(), "'3\\n4\\n'\n7\n");
+    let run = client.run(python(code)).await?;
+    run.assert_exited_ok();
+    assert_eq!(run.stdout(), "''\n0\n");
+    Ok(())
+}
+
+/// spec/methods/job-stdin.md: `job/stdin` chunks reach an interactive
+/// program in the order sent, however they split lines, and `eof` closes it.
+#[tokio::test]
+async fn interactive_stdin_chunks_arrive_in_order() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let code = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)\nprint('done')";
+    let id = client.start_run(with(python(code), "interactive", json!(true))).await?;
+    client.wait_for_state(&id, "running").await?;
+    for chunk in ["ab", "c\n", "de\nf", "g\n"] {
+        client.notify("job/stdin", json!({"job": id, "text": chunk})).await?;
+    }
+    for i in 0..200 {
+        client.notify("job/stdin", json!({"job": id, "text": format!("{i}\n")})).await?;
+    }
+    client.notify("job/stdin", json!({"job": id, "text": "", "eof": true})).await?;
+    let run = client.collect(&id).await?;
+    run.assert_exited_ok();
+    let numbers: String = (0..200).map(|i| format!("{i}\n")).collect();
+    assert_eq!(run.stdout(), format!("ABC\nDE\nFG\n{numbers}done\n"), "{}", run.summary());
+    Ok(())
+}
+
+/// spec/README.md#cancellation: `$/cancelRequest` kills the running program
+/// and the run answers with status `cancelled`, long before it would end.
+#[tokio::test]
+async fn cancel_ends_a_running_job_as_cancelled() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let marker = Marker::new();
+    let id = client.start_run(with(sleeper(&marker, 50), "limits", json!({"wallTimeMs": 60000}))).await?;
+    client.wait_for_output(&id, "started").await?;
+    wait_until_process_with(marker.text(), Duration::from_secs(10)).await?;
+    client.notify("$/cancelRequest", json!({"id": id})).await?;
+    client.timeout = Duration::from_secs(20);
+    let run = client.collect(&id).await?;
+    assert_eq!(run.status(), "cancelled", "{}", run.summary());
+    assert!(!run.stdout().contains("woke"));
+    wait_until_no_process_with(marker.text(), Duration::from_secs(5)).await?;
+    client.assert_quiet(&id).await?;
+    client.run(python("print('after')")).await?.assert_exited_ok();
+    Ok(())
+}
+
+/// spec/README.md#lifecycle: closing the socket cancels the connection's
+/// jobs: their processes go away, and the server runs new jobs.
+#[tokio::test]
+async fn disconnect_mid_run_kills_the_job() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let marker = Marker::new();
+    let id = client.start_run(with(sleeper(&marker, 50), "limits", json!({"wallTimeMs": 60000}))).await?;
+    client.wait_for_output(&id, "started").await?;
+    wait_until_process_with(marker.text(), Duration::from_secs(10)).await?;
+    drop(client);
+    wait_until_no_process_with(marker.text(), Duration::from_secs(15)).await?;
+    let mut other = Client::ready(&server).await?;
+    other.run(python("print('still serving')")).await?.assert_exited_ok();
+    Ok(())
+}
+
+/// spec/methods/run.md: `entry` picks the file to run, `args` reach it, and
+/// base64 content is decoded byte for byte.
+#[tokio::test]
+async fn entry_args_and_base64_files_are_honoured() -> anyhow::Result<()> {
+    use base64::Engine;
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let data = base64::engine::general_purpose::STANDARD.encode([0u8, 1, 2, 255, 254, b'\n']);
+    let params = json!({
+        "language": "python",
+        "files": [
+            {"path": "main.py", "content": "print('wrong file')"},
+            {"path": "other.py", "content": "import sys\nprint(sys.argv[1:])\nprint(list(open('data.bin','rb').read()))"},
+            {"path": "data.bin", "content": data, "encoding": "base64"},
+        ],
+        "entry": "other.py",
+        "args": ["a b", "", "c"],
+    });
+    let run = client.run(params).await?;
+    run.assert_exited_ok();
+    assert_eq!(run.stdout(), "['a b', '', 'c']\n[0, 1, 2, 255, 254, 10]\n", "{}", run.summary());
+    Ok(())
+}
+
+/// spec/methods/run.md: one connection may run several jobs at once; each
+/// job's notifications carry its own id and each gets its own response.
+#[tokio::test]
+async fn concurrent_jobs_on_one_connection_are_kept_apart() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let a = client.start_run(bash("for i in 1 2 3; do echo a$i; sleep 0.2; done")).await?;
+    let b = client.start_run(bash("for i in 1 2 3; do echo b$i; sleep 0.2; done")).await?;
+    let run_b = client.collect(&b).await?;
+    let run_a = client.collect(&a).await?;
+    run_a.assert_exited_ok();
+    run_b.assert_exited_ok();
+    assert_eq!(run_a.stdout(), "a1\na2\na3\n");
+    assert_eq!(run_b.stdout(), "b1\nb2\nb3\n");
+    Ok(())
+}
