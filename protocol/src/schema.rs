@@ -16,8 +16,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     error_codes::{self, BusyData, LimitExceededData},
-    methods,
-    *,
+    methods, *,
 };
 
 /// Fields that are always on the wire but may be `null`. Serde writes them
@@ -49,7 +48,10 @@ pub fn generate() -> Value {
         (M::METHOD.to_owned(), entry)
     }
 
-    fn notification<M: methods::Notification>(g: &mut SchemaGenerator, direction: &str) -> (String, Value)
+    fn notification<M: methods::Notification>(
+        g: &mut SchemaGenerator,
+        direction: &str,
+    ) -> (String, Value)
     where
         M::Params: JsonSchema,
     {
@@ -131,7 +133,8 @@ pub fn generate_text() -> String {
 fn sorted(value: Value) -> Value {
     match value {
         Value::Object(map) => {
-            let map: BTreeMap<String, Value> = map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            let map: BTreeMap<String, Value> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
             Value::Object(map.into_iter().collect())
         }
         Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),

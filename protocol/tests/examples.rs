@@ -37,17 +37,17 @@ fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../spec/examples")
 }
 
-/// What one example must be. `check` returns the parts to validate against
-/// the schema, each as (`$defs` name, value).
+/// The parts of a message to validate against the schema, each as
+/// (`$defs` name, value), or why the message is not what its name says.
+type Checked = Result<Vec<(String, Value)>, String>;
+
+/// What one example must be.
 struct Rule {
     prefix: String,
-    check: Box<dyn Fn(&Message) -> Result<Vec<(String, Value)>, String>>,
+    check: Box<dyn Fn(&Message) -> Checked>,
 }
 
-fn rule(
-    prefix: impl Into<String>,
-    check: impl Fn(&Message) -> Result<Vec<(String, Value)>, String> + 'static,
-) -> Rule {
+fn rule(prefix: impl Into<String>, check: impl Fn(&Message) -> Checked + 'static) -> Rule {
     Rule { prefix: prefix.into(), check: Box::new(check) }
 }
 
@@ -56,7 +56,7 @@ fn rule(
 fn rules() -> Vec<Rule> {
     let mut rules = vec![
         rule("initialize.request", request::<methods::Initialize>),
-        rule("initialize.response", |m| response::<methods::Initialize>(m)),
+        rule("initialize.response", response::<methods::Initialize>),
         rule("run.request", request::<methods::Run>),
         rule("run.response", |m| {
             // Over the WebSocket, output and diagnostics arrive as notifications.
@@ -107,7 +107,7 @@ fn def_name<T>() -> String {
     full.rsplit("::").next().unwrap_or(full).to_owned()
 }
 
-fn request<M: methods::Request>(msg: &Message) -> Result<Vec<(String, Value)>, String> {
+fn request<M: methods::Request>(msg: &Message) -> Checked {
     let Message::Request(r) = msg else { return Err("expected a request".into()) };
     if r.method != M::METHOD {
         return Err(format!("expected method {:?}, found {:?}", M::METHOD, r.method));
@@ -117,7 +117,7 @@ fn request<M: methods::Request>(msg: &Message) -> Result<Vec<(String, Value)>, S
     Ok(vec![(def_name::<M::Params>(), params)])
 }
 
-fn notification<M: methods::Notification>(msg: &Message) -> Result<Vec<(String, Value)>, String> {
+fn notification<M: methods::Notification>(msg: &Message) -> Checked {
     let Message::Notification(n) = msg else { return Err("expected a notification".into()) };
     if n.method != M::METHOD {
         return Err(format!("expected method {:?}, found {:?}", M::METHOD, n.method));
@@ -127,7 +127,7 @@ fn notification<M: methods::Notification>(msg: &Message) -> Result<Vec<(String, 
     Ok(vec![(def_name::<M::Params>(), params)])
 }
 
-fn response<M: methods::Request>(msg: &Message) -> Result<Vec<(String, Value)>, String> {
+fn response<M: methods::Request>(msg: &Message) -> Checked {
     let Message::Response(r) = msg else { return Err("expected a response".into()) };
     if r.id.is_none() {
         return Err("a result answers a request, so its id is not null".into());
@@ -140,7 +140,7 @@ fn response<M: methods::Request>(msg: &Message) -> Result<Vec<(String, Value)>, 
     Ok(vec![(def_name::<M::Result>(), result)])
 }
 
-fn error(msg: &Message, code: i32) -> Result<Vec<(String, Value)>, String> {
+fn error(msg: &Message, code: i32) -> Checked {
     let Message::Response(r) = msg else { return Err("expected a response".into()) };
     if r.result.is_some() {
         return Err("an error response has no result".into());
@@ -205,7 +205,9 @@ fn load_examples(rules: &[Rule]) -> (Vec<Example>, Vec<String>) {
             continue;
         };
         let matching: Vec<usize> = (0..rules.len())
-            .filter(|&i| stem == rules[i].prefix || stem.starts_with(&format!("{}.", rules[i].prefix)))
+            .filter(|&i| {
+                stem == rules[i].prefix || stem.starts_with(&format!("{}.", rules[i].prefix))
+            })
             .collect();
         let [rule] = matching[..] else {
             failures.push(format!(
@@ -241,7 +243,10 @@ fn every_example_is_a_valid_message_of_the_kind_its_name_says() {
         };
         let back = serde_json::to_value(&msg).unwrap();
         if back != ex.value {
-            failures.push(format!("{}: the message does not round-trip; re-encoded as {back}", ex.name));
+            failures.push(format!(
+                "{}: the message does not round-trip; re-encoded as {back}",
+                ex.name
+            ));
         }
         let parts = match (rules[ex.rule].check)(&msg) {
             Ok(parts) => parts,
@@ -280,7 +285,9 @@ fn every_method_and_error_code_has_an_example() {
         "job-stdin".into(),
         "cancel-request".into(),
     ];
-    needed.extend(error_codes::ALL.iter().map(|(_, name)| format!("error.{}", name.replace(' ', "-"))));
+    needed.extend(
+        error_codes::ALL.iter().map(|(_, name)| format!("error.{}", name.replace(' ', "-"))),
+    );
     let missing: Vec<&String> = needed.iter().filter(|n| !covered.contains(n.as_str())).collect();
     assert!(missing.is_empty(), "no example of: {missing:?}");
 

@@ -106,18 +106,41 @@ impl ChildSetup {
 /// ignores `SIGPIPE`, and whoever started it may have ignored or blocked
 /// others, both of which `exec` would pass on.
 unsafe fn reset_signals() {
-    let mut action: libc::sigaction = std::mem::zeroed();
-    action.sa_sigaction = libc::SIG_DFL;
-    libc::sigemptyset(&mut action.sa_mask);
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
             // Numbers with no signal behind them fail with EINVAL: harmless.
-            libc::sigaction(sig, &action, std::ptr::null_mut());
+            default_disposition(sig);
         }
     }
     let mut empty: libc::sigset_t = std::mem::zeroed();
     libc::sigemptyset(&mut empty);
     libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+}
+
+/// `SIG_DFL` for one signal. glibc's `sigaction` refuses the two signals
+/// it reserves for itself (32 and 33), which a parent may still have left
+/// ignored, so this goes to the kernel directly where the layout of its
+/// `struct sigaction` is known: handler, flags, restorer, mask.
+#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+unsafe fn default_disposition(sig: libc::c_int) {
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let action = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    let no_old: *mut KernelSigaction = std::ptr::null_mut();
+    libc::syscall(libc::SYS_rt_sigaction, sig, &action as *const KernelSigaction, no_old, 8usize);
+}
+
+#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+unsafe fn default_disposition(sig: libc::c_int) {
+    let mut action: libc::sigaction = std::mem::zeroed();
+    action.sa_sigaction = libc::SIG_DFL;
+    libc::sigemptyset(&mut action.sa_mask);
+    libc::sigaction(sig, &action, std::ptr::null_mut());
 }
 
 /// Marks every descriptor above stderr close-on-exec. Marking rather than

@@ -6,7 +6,9 @@
 //! `wait4(-1, WNOHANG)` whenever `SIGCHLD` arrives; `wait4` also hands back
 //! each process's resource usage. Nothing else in the runner waits for
 //! children (which is why stages are not spawned with `tokio::process`,
-//! whose own `waitpid(pid)` would race with this one).
+//! whose own `waitpid(pid)` would race with this one); the one exception is
+//! std's `Command::spawn`, which reaps a child whose `exec` failed before
+//! returning the error.
 //!
 //! [`Reaper::kill_all`] ends a stage. As PID 1 of a PID namespace it sends
 //! `kill(-1, SIGKILL)`, which reaches every process in the namespace but the
@@ -14,7 +16,11 @@
 //! each, plus the stage's process group. It repeats (a process may fork
 //! between the walk and the kill) until `wait4` reports `ECHILD`: with no
 //! children left there can be no descendants, since every orphan comes back
-//! to the runner.
+//! to the runner. The walk has the usual window of `/proc`: a descendant
+//! that exits and is reaped by its own parent between the walk and the
+//! kill frees its pid, which an unrelated process could take in that
+//! instant. PID 1 has no such window, and neither has a sandbox whose PID
+//! namespace holds only the job.
 //!
 //! A student's `kill -9 -1` cannot hit the runner when it is PID 1 of the
 //! namespace (the kernel exempts init) or when the stage runs under another
@@ -84,8 +90,10 @@ impl Reaper {
             let mut status = 0;
             // Safety: an all-zero rusage is a valid value to be overwritten.
             let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // __WALL: also children whose exit signal is not SIGCHLD (a raw
+            // `clone`), which plain wait4 neither reaps nor counts.
             // Safety: both pointers are to live locals of the right types.
-            let pid = unsafe { libc::wait4(-1, &mut status, libc::WNOHANG, &mut usage) };
+            let pid = unsafe { libc::wait4(-1, &mut status, libc::WNOHANG | libc::__WALL, &mut usage) };
             match pid {
                 0 => return Children::Remaining,
                 p if p > 0 => on_exit(Exit {
@@ -112,6 +120,7 @@ impl Reaper {
     /// its leader is still unreaped (afterwards the id could be reused).
     pub async fn kill_all(&mut self, mut group: Option<i32>, on_exit: &mut impl FnMut(Exit)) {
         let mut passes = 0u32;
+        let mut complain_at = KILL_COMPLAINT_EVERY;
         loop {
             self.signal_all(group);
             let left = self.reap(&mut |e: Exit| {
@@ -124,7 +133,8 @@ impl Reaper {
                 return;
             }
             passes += 1;
-            if passes % KILL_COMPLAINT_EVERY == 0 {
+            if passes == complain_at {
+                complain_at += KILL_COMPLAINT_EVERY;
                 eprintln!("coderun-runner: processes of the stage are still alive after {passes} kill passes");
             }
             tokio::time::sleep(KILL_RETRY).await;

@@ -124,6 +124,8 @@ pub struct NativeConfig {
     pub workdir_bytes: u64,
     /// Size of the job's `/tmp` (a tmpfs), in bytes.
     pub tmp_bytes: u64,
+    /// Size of the job's `/dev/shm` (a tmpfs), in bytes.
+    pub shm_bytes: u64,
     /// Name of the cgroup under which each job gets its own.
     pub cgroup_parent: String,
     /// CPUs each job may use (cgroup CPU quota); 0 for no quota.
@@ -131,8 +133,17 @@ pub struct NativeConfig {
     /// First host uid of the range mapped to sandbox users when the server
     /// runs as root; the student's processes run as one of these.
     pub host_uid_base: u32,
-    /// How long a new sandbox may take to report ready, in ms.
+    /// How long a new sandbox may take to report ready, in ms. The startup
+    /// probe of the host's namespaces gets as long.
     pub ready_timeout_ms: u64,
+    /// Processes and threads the sandbox's own machinery (the runner and
+    /// its threads) may have beyond a stage's `processes` limit; the job's
+    /// pids cgroup allows the sum.
+    pub runner_processes: u64,
+    /// How long tearing down a sandbox (killing its processes, reaping the
+    /// helper, removing its cgroups) may take before the server gives up
+    /// and logs an error, in ms.
+    pub cleanup_timeout_ms: u64,
     /// Run without namespaces when the host has none. For trusted local use
     /// only: student code then runs with the server's own rights.
     pub allow_unsandboxed: bool,
@@ -244,10 +255,13 @@ impl Default for NativeConfig {
             .collect(),
             workdir_bytes: 64 * MIB,
             tmp_bytes: 64 * MIB,
+            shm_bytes: 16 * MIB,
             cgroup_parent: "coderun".into(),
             cpus: 1.0,
             host_uid_base: 200_000,
             ready_timeout_ms: 10_000,
+            runner_processes: 32,
+            cleanup_timeout_ms: 5_000,
             allow_unsandboxed: false,
         }
     }

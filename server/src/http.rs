@@ -5,15 +5,16 @@
 //! whose `Origin` is neither the server's own nor an allowed one is refused
 //! with 403. A client that sends no `Origin` (not a browser) is not affected.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
-    extract::{ws::WebSocketUpgrade, State},
+    extract::{ws::WebSocketUpgrade, ConnectInfo, State},
     http::{header, HeaderMap, StatusCode},
     response::{Html, IntoResponse, Response},
     routing::get,
     Router,
 };
+use tracing::Instrument;
 
 use crate::{
     rpc::{handlers::token_matches, oneshot, session},
@@ -54,7 +55,12 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     }
 }
 
-async fn upgrade(State(state): State<Arc<AppState>>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     if !origin_allowed(&state, &headers) {
         tracing::warn!(origin = ?headers.get(header::ORIGIN), "refused a WebSocket from a foreign origin");
         return (StatusCode::FORBIDDEN, "this origin may not use this server\n").into_response();
@@ -71,11 +77,17 @@ async fn upgrade(State(state): State<Arc<AppState>>, headers: HeaderMap, ws: Web
     };
     let max = state.config.connection.max_message_bytes;
     let tracker = state.sessions.clone();
+    let span = tracing::info_span!("conn", %peer);
     ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
-        tracker.track_future(async move {
-            let _permit = permit;
-            session::run(socket, state, header_authorized).await;
-        })
+        tracker.track_future(
+            async move {
+                let _permit = permit;
+                tracing::debug!("session opened");
+                session::run(socket, state, header_authorized).await;
+                tracing::debug!("session closed");
+            }
+            .instrument(span),
+        )
     })
 }
 

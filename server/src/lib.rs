@@ -91,7 +91,9 @@ pub async fn serve(
             }
         });
     };
-    axum::serve(listener, app).with_graceful_shutdown(stopped).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(stopped)
+        .await?;
     state.sessions.close();
     let limit = state.config.shutdown_grace() + Duration::from_millis(state.config.runner_grace_ms) + Duration::from_secs(5);
     if tokio::time::timeout(limit, state.sessions.wait()).await.is_err() {

@@ -72,6 +72,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = config(args)?;
+            raise_open_files_limit();
             tokio::runtime::Runtime::new()?.block_on(serve(config))
         }
     }
@@ -125,6 +126,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     coderun_server::serve(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Each connection holds a socket and each job a few pipes: raise the soft
+/// limit on open files to the hard limit, as servers do.
+fn raise_open_files_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(error = %e, "could not raise the open-files limit");
+            }
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -73,14 +73,32 @@ pub async fn request(
         }
         head.push_str("\r\n");
         stream.write_all(head.as_bytes()).await.context("sending the request head")?;
-        stream.write_all(body).await.context("sending the request body")?;
+        // A server may answer (413) and close before reading a large body;
+        // what it answered is still the response.
+        let sent = stream.write_all(body).await;
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await.context("reading the response")?;
-        parse(&raw)
+        let read = read_all(&mut stream, &mut raw).await;
+        match (parse(&raw), sent, read) {
+            (Ok(response), _, _) => Ok(response),
+            (Err(e), Err(send), _) => Err(e.context(format!("sending the body failed: {send}"))),
+            (Err(e), _, Err(read)) => Err(e.context(format!("reading the response failed: {read}"))),
+            (Err(e), _, _) => Err(e),
+        }
     };
     match tokio::time::timeout(WAIT, exchange).await {
         Ok(r) => r.with_context(|| format!("{method} {path}")),
         Err(_) => bail!("{method} {path}: no complete response within {WAIT:?}"),
+    }
+}
+
+/// Reads to the end of the stream, keeping what came before an error.
+async fn read_all(stream: &mut TcpStream, raw: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut buf = [0u8; 65536];
+    loop {
+        match stream.read(&mut buf).await? {
+            0 => return Ok(()),
+            n => raw.extend_from_slice(&buf[..n]),
+        }
     }
 }
 

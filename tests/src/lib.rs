@@ -14,6 +14,7 @@
 //! hanging the suite.
 
 pub mod client;
+pub mod contain;
 pub mod host;
 pub mod http;
 pub mod programs;

@@ -220,6 +220,21 @@ impl Server {
         crate::host::rss_bytes(self.pid)
     }
 
+    /// Sends SIGTERM, as an operator stopping the service would.
+    pub fn terminate(&self) {
+        // SAFETY: kill(2) on our own child's pid, which cannot have been
+        // reaped (and so reused) while we hold the Child.
+        unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGTERM) };
+    }
+
+    /// Waits up to `limit` for the process to exit, returning its status.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Result<std::process::ExitStatus> {
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => bail!("the server did not exit within {limit:?}"),
+        }
+    }
+
     /// The last lines of the server's log.
     pub fn log_tail(&self, lines: usize) -> String {
         tail(&self.log, lines)
@@ -232,9 +247,7 @@ impl Drop for Server {
             eprintln!("--- last lines of the server's log {} ---\n{}", self.log.display(), tail(&self.log, 30));
         }
         if let Ok(None) = self.child.try_wait() {
-            // SAFETY: kill(2) on our own child's pid, which cannot have been
-            // reaped (and so reused) while we hold the Child.
-            unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGTERM) };
+            self.terminate();
             let deadline = Instant::now() + STOP_TIMEOUT;
             while Instant::now() < deadline {
                 if !matches!(self.child.try_wait(), Ok(None)) {

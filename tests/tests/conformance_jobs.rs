@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use coderun_protocol::RunResult;
 use coderun_tests::{
-    host::{wait_until_no_process_with, wait_until_process_with, Marker},
+    host::{processes_with, wait_until_no_process_with, wait_until_process_with, Marker},
     programs::{bash, job, python, sleeper, with},
     Client, Server,
 };
 use serde_json::json;
 
-/// spec/README.md#ordering: a run sends `job/status` notifications and then
+/// spec/README.md#25-ordering: a run sends `job/status` notifications and then
 /// output, every notification carrying the run's id as `job`, all before
 /// the response; nothing follows the response.
 #[tokio::test]
@@ -33,8 +33,17 @@ async fn run_notifications_come_in_order_before_the_response() -> anyhow::Result
     let running = run.notifications.iter().position(|n| n["params"]["state"] == "running").unwrap();
     let first_output = run.notifications.iter().position(|n| n["method"] == "job/output");
     assert!(first_output.is_some_and(|o| o > running), "output before running: {}", run.summary());
-    for state in &states {
-        assert!(["queued", "starting", "building", "running"].contains(&state.as_str()), "bad state {state}");
+    // States only move forward; only `queued` may repeat.
+    let order = ["queued", "starting", "building", "running"];
+    let ranks: Vec<usize> = states
+        .iter()
+        .map(|s| order.iter().position(|o| o == s).unwrap_or_else(|| panic!("unknown state {s}")))
+        .collect();
+    for pair in ranks.windows(2) {
+        assert!(pair[0] < pair[1] || (pair[0] == 0 && pair[1] == 0), "states went backwards or repeated: {states:?}");
+    }
+    for (_, text) in run.outputs() {
+        assert!(!text.is_empty(), "a job/output text is never empty: {}", run.summary());
     }
     client.assert_quiet(&run.id).await?;
     Ok(())
@@ -80,7 +89,7 @@ async fn compiled_run_builds_then_runs() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/README.md#base-protocol: a string id stays a string in `job` and in
+/// spec/README.md#23-request-ids: a string id stays a string in `job` and in
 /// the response; `"5"` and `5` are different ids.
 #[tokio::test]
 async fn string_ids_are_kept_as_strings() -> anyhow::Result<()> {
@@ -100,29 +109,43 @@ async fn string_ids_are_kept_as_strings() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/README.md#ordering: stdout text arrives in the order written, and
-/// output on the two streams keeps the order in which it was flushed.
+/// spec/README.md#25-ordering: the text of each stream arrives exactly as
+/// written, in order, whatever the chunking.
 #[tokio::test]
-async fn output_keeps_the_order_it_was_written_in() -> anyhow::Result<()> {
+async fn output_of_each_stream_keeps_its_order() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
-    let run = client.run(python("for i in range(2000):\n    print(i)")).await?;
-    run.assert_exited_ok();
-    let expected: String = (0..2000).map(|i| format!("{i}\n")).collect();
-    assert_eq!(run.stdout(), expected);
-
-    let code = "import sys, time\nfor w in ['a', 'b', 'c', 'd']:\n    s = sys.stdout if w in 'ac' else sys.stderr\n    s.write(w)\n    s.flush()\n    time.sleep(0.3)\n";
+    let code = "import sys\nfor i in range(3000):\n    print(i)\n    print(-i, file=sys.stderr)\n";
     let run = client.run(python(code)).await?;
     run.assert_exited_ok();
-    let order: Vec<_> = run.outputs().into_iter().filter(|(_, t)| !t.is_empty()).collect();
-    let expected = [("stdout", "a"), ("stderr", "b"), ("stdout", "c"), ("stderr", "d")];
-    let got: String = order.iter().map(|(s, t)| format!("{s}:{t} ")).collect();
-    let want: String = expected.iter().map(|(s, t)| format!("{s}:{t} ")).collect();
-    assert_eq!(got, want, "{}", run.summary());
+    let stdout: String = (0..3000).map(|i| format!("{i}\n")).collect();
+    let stderr: String = (0..3000).map(|i| format!("{}\n", -i)).collect();
+    assert_eq!(run.stdout(), stdout);
+    assert_eq!(run.stderr(), stderr);
     Ok(())
 }
 
-/// spec/README.md#ordering: output is streamed as printed: the client sees
+/// spec/README.md#25-ordering: the build stage's output comes before the
+/// job's `running` status.
+#[tokio::test]
+async fn build_output_comes_before_running() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let code = "#include <stdio.h>\n#warning \"note-from-the-build\"\nint main(void) { puts(\"ran\"); return 0; }\n";
+    let run = client.run(job("c", &[("main.c", code)])).await?;
+    run.assert_exited_ok();
+    let warning = run
+        .notifications
+        .iter()
+        .position(|n| n["method"] == "job/output" && n["params"]["text"].as_str().unwrap_or("").contains("note-from-the-build"));
+    let running = run.notifications.iter().position(|n| n["params"]["state"] == "running");
+    assert!(warning.is_some(), "the compiler's warning was not sent: {}", run.summary());
+    assert!(warning < running, "build output after running: {}", run.summary());
+    assert_eq!(run.stdout().lines().last(), Some("ran"));
+    Ok(())
+}
+
+/// spec/README.md#25-ordering: output is streamed as printed: the client sees
 /// the first line while the program is still waiting for it to answer.
 #[tokio::test]
 async fn output_streams_while_the_program_runs() -> anyhow::Result<()> {
@@ -147,7 +170,7 @@ async fn output_streams_while_the_program_runs() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/methods/job-output.md: a character written one byte at a time is
+/// spec/README.md#45-output: a character written one byte at a time is
 /// never split between notifications; the text arrives exactly.
 #[tokio::test]
 async fn multibyte_characters_are_never_split() -> anyhow::Result<()> {
@@ -163,7 +186,7 @@ async fn multibyte_characters_are_never_split() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/methods/job-output.md: bytes that are not UTF-8 arrive as U+FFFD.
+/// spec/README.md#45-output: bytes that are not UTF-8 arrive as U+FFFD.
 #[tokio::test]
 async fn invalid_utf8_becomes_replacement_characters() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
@@ -180,7 +203,7 @@ async fn invalid_utf8_becomes_replacement_characters() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/methods/run.md#stdin: without `interactive`, the program reads the
+/// spec/README.md#43-stdin: without `interactive`, the program reads the
 /// `stdin` string and then end of file; without `stdin`, end of file at once.
 #[tokio::test]
 async fn stdin_string_is_read_then_end_of_file() -> anyhow::Result<()> {
@@ -196,7 +219,7 @@ async fn stdin_string_is_read_then_end_of_file() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/methods/job-stdin.md: `job/stdin` chunks reach an interactive
+/// spec/README.md#43-stdin: `job/stdin` chunks reach an interactive
 /// program in the order sent, however they split lines, and `eof` closes it.
 #[tokio::test]
 async fn interactive_stdin_chunks_arrive_in_order() -> anyhow::Result<()> {
@@ -219,7 +242,7 @@ async fn interactive_stdin_chunks_arrive_in_order() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/README.md#cancellation: `$/cancelRequest` kills the running program
+/// spec/README.md#26-cancellation: `$/cancelRequest` kills the running program
 /// and the run answers with status `cancelled`, long before it would end.
 #[tokio::test]
 async fn cancel_ends_a_running_job_as_cancelled() -> anyhow::Result<()> {
@@ -234,13 +257,15 @@ async fn cancel_ends_a_running_job_as_cancelled() -> anyhow::Result<()> {
     let run = client.collect(&id).await?;
     assert_eq!(run.status(), "cancelled", "{}", run.summary());
     assert!(!run.stdout().contains("woke"));
-    wait_until_no_process_with(marker.text(), Duration::from_secs(5)).await?;
+    // "When the result is sent, no process of the job is left."
+    let left = processes_with(marker.text());
+    assert!(left.is_empty(), "processes of the cancelled job outlived its result: {left:?}");
     client.assert_quiet(&id).await?;
     client.run(python("print('after')")).await?.assert_exited_ok();
     Ok(())
 }
 
-/// spec/README.md#lifecycle: closing the socket cancels the connection's
+/// spec/README.md#26-cancellation: closing the socket cancels the connection's
 /// jobs: their processes go away, and the server runs new jobs.
 #[tokio::test]
 async fn disconnect_mid_run_kills_the_job() -> anyhow::Result<()> {
@@ -257,7 +282,7 @@ async fn disconnect_mid_run_kills_the_job() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/methods/run.md: `entry` picks the file to run, `args` reach it, and
+/// spec/README.md#41-files: `entry` picks the file to run, `args` reach it, and
 /// base64 content is decoded byte for byte.
 #[tokio::test]
 async fn entry_args_and_base64_files_are_honoured() -> anyhow::Result<()> {
@@ -295,5 +320,64 @@ async fn concurrent_jobs_on_one_connection_are_kept_apart() -> anyhow::Result<()
     run_b.assert_exited_ok();
     assert_eq!(run_a.stdout(), "a1\na2\na3\n");
     assert_eq!(run_b.stdout(), "b1\nb2\nb3\n");
+    Ok(())
+}
+
+/// spec/README.md#43-stdin: stdin sent while the job is still building is
+/// kept and given to the program when it starts.
+#[tokio::test]
+async fn stdin_sent_before_the_run_stage_is_kept() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let code = "#include <stdio.h>\nint main(void) {\n    char buf[64];\n    while (fgets(buf, sizeof buf, stdin)) printf(\"got %s\", buf);\n    return 0;\n}\n";
+    let params = with(job("c", &[("main.c", code)]), "interactive", json!(true));
+    let id = client.start_run(params).await?;
+    client.notify("job/stdin", json!({"job": id, "text": "early\n"})).await?;
+    client.notify("job/stdin", json!({"job": id, "text": "later\n", "eof": true})).await?;
+    let run = client.collect(&id).await?;
+    run.assert_exited_ok();
+    assert_eq!(run.stdout(), "got early\ngot later\n", "{}", run.summary());
+    Ok(())
+}
+
+/// spec/README.md#43-stdin: `job/stdin` for a job that is not interactive
+/// is ignored, and an interactive program waiting for input ends at its wall
+/// time.
+#[tokio::test]
+async fn stdin_rules_for_non_interactive_and_waiting_jobs() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let code = "import sys, time\nprint('started', flush=True)\ntime.sleep(1)\nprint(repr(sys.stdin.read()))";
+    let id = client.start_run(with(python(code), "stdin", json!("given"))).await?;
+    client.wait_for_output(&id, "started").await?;
+    client.notify("job/stdin", json!({"job": id, "text": "extra", "eof": true})).await?;
+    let run = client.collect(&id).await?;
+    run.assert_exited_ok();
+    assert!(run.stdout().ends_with("'given'\n"), "{}", run.summary());
+
+    let params = with(with(python("input()"), "interactive", json!(true)), "limits", json!({"wallTimeMs": 1500}));
+    let run = client.run(params).await?;
+    assert_eq!(run.status(), "timeout", "{}", run.summary());
+    Ok(())
+}
+
+/// spec/README.md#45-output: output of exactly `outputBytes` is not cut;
+/// one byte more is cut at exactly `outputBytes`, with status `outputLimit`
+/// and `outputTruncated`.
+#[tokio::test]
+async fn output_limit_cuts_at_exactly_output_bytes() -> anyhow::Result<()> {
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let code = "import sys\nn = int(sys.argv[1])\nsys.stdout.write('a' * (n - 10))\nsys.stdout.flush()\nsys.stderr.write('b' * 10)\n";
+    let params = |n: u32| with(with(python(code), "args", json!([n.to_string()])), "limits", json!({"outputBytes": 5000}));
+    let run = client.run(params(5000)).await?;
+    run.assert_exited_ok();
+    assert_eq!(run.result()["outputTruncated"], json!(false));
+    assert_eq!(run.stdout().len() + run.stderr().len(), 5000);
+
+    let run = client.run(params(5001)).await?;
+    assert_eq!(run.status(), "outputLimit", "{}", run.summary());
+    assert_eq!(run.result()["outputTruncated"], json!(true));
+    assert_eq!(run.stdout().len() + run.stderr().len(), 5000, "{}", run.summary());
     Ok(())
 }

@@ -18,7 +18,7 @@ fn expect_error(response: &Value, code: i64) -> String {
     response["error"]["message"].as_str().unwrap_or_else(|| panic!("error without a message: {response}")).to_owned()
 }
 
-/// spec/README.md#errors: invalid `run` params are -32602 and the message
+/// spec/README.md#7-errors: invalid `run` params are -32602 and the message
 /// names the offending field.
 #[tokio::test]
 async fn run_with_wrong_param_types_names_the_field() -> anyhow::Result<()> {
@@ -39,6 +39,11 @@ async fn run_with_wrong_param_types_names_the_field() -> anyhow::Result<()> {
         (json!({"language": "python", "files": file, "limits": {"wallTimeMs": "x"}}), "wallTimeMs"),
         (json!({"language": "python", "files": file, "limits": {"memoryBytes": -1}}), "memoryBytes"),
         (json!({"language": "python", "files": file, "entry": 3}), "entry"),
+        (json!({"language": "python", "files": file, "entry": "missing.py"}), "entry"),
+        (json!({"language": "python", "files": file, "limits": {"wallTimeMs": 0}}), "wallTimeMs"),
+        (json!({"language": "python", "files": file, "limits": {"openFiles": 1.5}}), "openFiles"),
+        (json!({"language": "python", "files": [{"path": "main.py", "content": "!!!", "encoding": "base64"}]}), "content"),
+        (json!([]), "params"),
     ];
     for (params, field) in cases {
         let response = client.call("run", params.clone()).await?;
@@ -48,7 +53,7 @@ async fn run_with_wrong_param_types_names_the_field() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/README.md#errors: a language the server does not offer is -32003.
+/// spec/README.md#7-errors: a language the server does not offer is -32003.
 #[tokio::test]
 async fn unknown_language_is_refused() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
@@ -59,8 +64,9 @@ async fn unknown_language_is_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/README.md#limits: each limit above its maximum is -32004 with
-/// `data: {limit, maximum}` matching `initialize`; at the maximum it runs.
+/// spec/README.md#44-limits: each limit above its maximum is -32004 with
+/// `data: {limit, maximum}` matching `initialize` (the first in table order
+/// when several are over); at the maximum it runs.
 #[tokio::test]
 async fn limit_above_maximum_is_refused_with_the_maximum() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
@@ -73,12 +79,18 @@ async fn limit_above_maximum_is_refused_with_the_maximum() -> anyhow::Result<()>
         expect_error(&response, -32004);
         assert_eq!(response["error"]["data"], json!({"limit": name, "maximum": maximum}), "{response}");
     }
+    // With several above their maximum, `data` names the first in table order.
+    let over = |name: &str| maximums[name].as_u64().unwrap() + 1;
+    let limits = json!({"openFiles": over("openFiles"), "memoryBytes": over("memoryBytes"), "cpuTimeMs": over("cpuTimeMs")});
+    let response = client.call("run", with(python("print(1)"), "limits", limits)).await?;
+    expect_error(&response, -32004);
+    assert_eq!(response["error"]["data"]["limit"], json!("cpuTimeMs"), "{response}");
     let run = client.run(with(python("print(1)"), "limits", Value::Object(maximums))).await?;
     run.assert_exited_ok();
     Ok(())
 }
 
-/// spec/README.md#limits: with one run slot and a queue of one, a second
+/// spec/README.md#7-errors: with one run slot and a queue of one, a second
 /// job waits as `queued` at position 1 and a third is refused with -32005
 /// and `data.retryAfterMs`; a cancelled queued job answers `cancelled`.
 #[tokio::test]
@@ -104,6 +116,8 @@ async fn full_queue_is_busy_with_retry_after() -> anyhow::Result<()> {
     let run_b = b.collect(&jb).await?;
     assert_eq!(run_b.status(), "cancelled", "{}", run_b.summary());
     assert!(run_b.stdout().is_empty(), "the queued job ran: {}", run_b.summary());
+    assert_eq!(run_b.result()["stages"], json!([]), "a job cancelled in the queue has no stages");
+    assert_eq!(run_b.result()["exitCode"], json!(null));
 
     a.notify("$/cancelRequest", json!({"id": ja})).await?;
     a.timeout = Duration::from_secs(20);
@@ -112,7 +126,7 @@ async fn full_queue_is_busy_with_retry_after() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/README.md#errors: past `--jobs-per-connection` jobs in flight, a
+/// spec/README.md#7-errors: past `--jobs-per-connection` jobs in flight, a
 /// run is -32007; another connection is not affected.
 #[tokio::test]
 async fn too_many_jobs_on_one_connection_is_refused() -> anyhow::Result<()> {
@@ -132,7 +146,7 @@ async fn too_many_jobs_on_one_connection_is_refused() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/README.md#errors: invalid files are -32006 and the message names
+/// spec/README.md#41-files: invalid files are -32006 and the message names
 /// the offending path (bad_input.rs covers every kind of violation).
 #[tokio::test]
 async fn invalid_files_are_refused_naming_the_path() -> anyhow::Result<()> {
@@ -148,7 +162,7 @@ async fn invalid_files_are_refused_naming_the_path() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// spec/methods/run.md: a program that fails is a result with its status,
+/// spec/README.md#46-statuses: a program that fails is a result with its status,
 /// never a JSON-RPC error.
 #[tokio::test]
 async fn failing_program_is_a_result_not_an_error() -> anyhow::Result<()> {
@@ -159,5 +173,41 @@ async fn failing_program_is_a_result_not_an_error() -> anyhow::Result<()> {
     assert_eq!(run.result()["exitCode"], json!(42));
     let run = client.run(with(python("while True: pass"), "limits", json!({"wallTimeMs": 1000, "cpuTimeMs": 30000}))).await?;
     assert_eq!(run.status(), "timeout", "{}", run.summary());
+    Ok(())
+}
+
+/// spec/README.md#7-errors: a request that fails several checks gets the
+/// error of the first check in the spec's order.
+#[tokio::test]
+async fn errors_follow_the_spec_order_of_checks() -> anyhow::Result<()> {
+    let server = Server::start(ServerOptions::default().jobs_per_connection(1)).await?;
+    let mut fresh = Client::connect(&server).await?;
+    let response = fresh.call("run", json!({"language": 5})).await?;
+    expect_error(&response, -32002);
+
+    let mut client = Client::ready(&server).await?;
+    let bad_file = json!([{"path": "/abs", "content": ""}]);
+    let cases = [
+        (json!({"language": "cobol", "files": "x"}), -32602),
+        (json!({"language": "cobol", "files": bad_file}), -32003),
+        (json!({"language": "python", "files": bad_file, "limits": {"wallTimeMs": 999999999}}), -32006),
+        (json!({"language": "python", "files": bad_file, "entry": "nope.py"}), -32006),
+        (json!({"language": "python", "files": [{"path": "main.py", "content": ""}], "entry": "nope.py", "limits": {"wallTimeMs": 999999999}}), -32602),
+    ];
+    for (params, code) in cases {
+        let response = client.call("run", params.clone()).await?;
+        assert_eq!(response["error"]["code"], json!(code), "for {params}: {response}");
+    }
+    // With the connection's one job in flight, a run over a maximum is
+    // -32004, not -32007.
+    let marker = Marker::new();
+    let first = client.start_run(with(sleeper(&marker, 50), "limits", json!({"wallTimeMs": 60000}))).await?;
+    client.wait_for_output(&first, "started").await?;
+    let response = client.call("run", with(python(""), "limits", json!({"wallTimeMs": 999999999}))).await?;
+    expect_error(&response, -32004);
+    let response = client.call("run", python("")).await?;
+    expect_error(&response, -32007);
+    client.notify("$/cancelRequest", json!({"id": first})).await?;
+    client.collect(&first).await?;
     Ok(())
 }

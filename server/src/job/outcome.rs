@@ -111,6 +111,9 @@ impl JobOutcome {
         let last = stages.last().cloned();
         let status = match &last {
             None => Status::Cancelled,
+            // A build that succeeded is never the last stage of a job that
+            // ran to its end: the job was cancelled before its run stage.
+            Some(s) if s.kind == StageKind::Build && s.succeeded() => Status::Cancelled,
             Some(s) if s.kind == StageKind::Build && s.status == Status::Exited => Status::BuildFailed,
             Some(s) => s.status,
         };

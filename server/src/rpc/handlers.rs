@@ -13,8 +13,13 @@ use crate::{job::JobSpec, scheduler::Ticket, state::AppState};
 /// Decodes a method's params. The error message names the field, e.g.
 /// `invalid params: files[0].path: invalid type: integer, expected a string`.
 pub fn params<T: DeserializeOwned>(params: Option<Value>) -> Result<T, RpcError> {
-    let value = params.unwrap_or(Value::Null);
-    let value = if value.is_null() { Value::Object(Default::default()) } else { value };
+    let value = match params.unwrap_or(Value::Null) {
+        Value::Null => Value::Object(Default::default()),
+        // serde's derived structs would also take a sequence, field by
+        // field; this protocol's params are always named.
+        Value::Array(_) => return Err(RpcError::InvalidParams("params must be an object, not an array".into())),
+        v => v,
+    };
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -105,6 +110,8 @@ mod tests {
         assert!(e.to_string().contains("files[0].path"), "{e}");
         let e = params::<p::RunParams>(Some(serde_json::json!({"language": "c"}))).unwrap_err();
         assert!(e.to_string().contains("files"), "{e}");
+        let e = params::<p::RunParams>(Some(serde_json::json!(["c", []]))).unwrap_err();
+        assert!(e.to_string().contains("object"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,477 @@
+//! The sandbox helper: `coderun __sandbox`, which the server runs once per
+//! sandbox (and once at startup to probe the host). It is single-threaded,
+//! so unlike the tokio server it may fork and unshare.
+//!
+//! The process tree it builds, as the host sees it:
+//!
+//! ```text
+//! server
+//! └─ P  helper: host namespaces, child subreaper, outside the job's cgroup;
+//!    │  writes C's uid/gid maps, then reaps everything below and exits
+//!    │  with C's status. SIGTERM makes it kill C.
+//!    └─ C  joins the job's cgroups, unshares user, mount, pid, network,
+//!       │  IPC and UTS namespaces, waits for its id maps, forks G
+//!       └─ G  PID 1 of the new pid namespace: hostname, loopback, the new
+//!          │  root (mounts.rs), no_new_privs, then execs the runner
+//!          └─ stage processes, started by the runner
+//! ```
+//!
+//! C and G die with their parent (`PR_SET_PDEATHSIG`), and G is the pid
+//! namespace's init, so the kernel kills every process of the sandbox when
+//! G dies. P stays outside the cgroup so that the server can kill
+//! everything inside it and P still reaps it all: no zombie is left to a
+//! host init that may never reap it.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::fmt::Display;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::prctl;
+use nix::sys::signal::{self, SigHandler, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{self, ForkResult, Pid};
+
+use super::mounts;
+use super::probe;
+use super::setup::{HelperSetup, IdMaps, Mode, SandboxSetup, HOSTNAME, RUNNER_IN_SANDBOX, SETUP_ENV};
+
+/// The namespaces a sandbox lives in.
+pub const SANDBOX_NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
+    .union(CloneFlags::CLONE_NEWNS)
+    .union(CloneFlags::CLONE_NEWPID)
+    .union(CloneFlags::CLONE_NEWNET)
+    .union(CloneFlags::CLONE_NEWIPC)
+    .union(CloneFlags::CLONE_NEWUTS);
+
+/// The runner's whole environment; stages get theirs from `StageSpec.env`.
+const RUNNER_ENV: [&str; 3] = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "LANG=C.UTF-8"];
+
+/// Exit status of a helper process that failed before the runner started.
+const SETUP_FAILED: i32 = 125;
+
+/// C's pid, for the SIGTERM handler of P.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+/// Set when P got SIGTERM before C's pid was known.
+static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+/// A step of the sandbox setup that failed, with the system error.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {what}")]
+pub struct StepError {
+    what: String,
+    #[source]
+    source: io::Error,
+}
+
+impl StepError {
+    pub fn new(what: impl Display, source: impl Into<io::Error>) -> StepError {
+        StepError { what: what.to_string(), source: source.into() }
+    }
+
+    /// The message and its cause on one line, for stderr (the server's log).
+    pub fn line(&self) -> String {
+        format!("{self}: {}", self.source)
+    }
+}
+
+/// Attaches the name of a setup step to a system error.
+pub trait Step<T> {
+    fn step(self, what: impl Display) -> Result<T, StepError>;
+}
+
+impl<T, E: Into<io::Error>> Step<T> for Result<T, E> {
+    fn step(self, what: impl Display) -> Result<T, StepError> {
+        self.map_err(|e| StepError::new(what, e))
+    }
+}
+
+/// The entry point of `coderun __sandbox`. The server's `main` calls it
+/// first thing, before any runtime or thread exists. Never returns.
+pub fn helper_main() -> ! {
+    let code = match read_setup().and_then(run) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sandbox helper: {}", e.line());
+            SETUP_FAILED
+        }
+    };
+    std::process::exit(code)
+}
+
+fn read_setup() -> Result<HelperSetup, StepError> {
+    let text = std::env::var(SETUP_ENV).map_err(io::Error::other).step("read the setup")?;
+    serde_json::from_str(&text).map_err(io::Error::other).step("parse the setup")
+}
+
+/// Process P: fork C, write its id maps, reap everything, pass on its status.
+fn run(setup: HelperSetup) -> Result<i32, StepError> {
+    prctl::set_child_subreaper(true).step("become a child subreaper")?;
+    let forward = signal::SigAction::new(
+        SigHandler::Handler(kill_child_on_sigterm),
+        signal::SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only loads atomics and calls kill(2), which is
+    // async-signal-safe.
+    unsafe { signal::sigaction(Signal::SIGTERM, &forward) }.step("handle SIGTERM")?;
+
+    let (from_child, to_parent) = unistd::pipe2(OFlag::O_CLOEXEC).step("create a pipe")?;
+    let (from_parent, to_child) = unistd::pipe2(OFlag::O_CLOEXEC).step("create a pipe")?;
+    let report = match setup.mode {
+        Mode::Probe { .. } => Some(unistd::pipe2(OFlag::O_CLOEXEC).step("create a pipe")?),
+        _ => None,
+    };
+    let me = unistd::getpid();
+    // SAFETY: the helper is single-threaded.
+    match unsafe { unistd::fork() }.step("fork")? {
+        ForkResult::Child => {
+            drop((from_child, to_child));
+            let report = report.map(|(r, w)| {
+                drop(r);
+                w
+            });
+            first_child(&setup, me, to_parent, from_parent, report)
+        }
+        ForkResult::Parent { child } => {
+            CHILD.store(child.as_raw(), Ordering::SeqCst);
+            if TERMINATED.load(Ordering::SeqCst) {
+                let _ = signal::kill(child, Signal::SIGKILL);
+            }
+            drop((to_parent, from_parent));
+            match setup.mode {
+                Mode::Probe { student_host_id } => {
+                    let (r, w) = report.expect("probe mode has a report pipe");
+                    probe::probe_parent(child, student_host_id, from_child, to_child, r, w)
+                }
+                Mode::Sandbox(ref s) => {
+                    null_stdio();
+                    let maps = IdMaps::new(
+                        unistd::geteuid().as_raw(),
+                        unistd::getegid().as_raw(),
+                        s.student_host_ids,
+                    );
+                    let ready = match read_status(from_child) {
+                        Ok(()) => write_id_maps(child, &maps),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = &ready {
+                        eprintln!("sandbox helper: {}", e.line());
+                    }
+                    send_go(to_child, ready.is_ok());
+                    Ok(reap_all(child))
+                }
+                Mode::Unsandboxed { .. } => {
+                    null_stdio();
+                    let ready = read_status(from_child);
+                    if let Err(e) = &ready {
+                        eprintln!("sandbox helper: {}", e.line());
+                    }
+                    send_go(to_child, ready.is_ok());
+                    Ok(reap_all(child))
+                }
+            }
+        }
+    }
+}
+
+extern "C" fn kill_child_on_sigterm(_: libc::c_int) {
+    TERMINATED.store(true, Ordering::SeqCst);
+    let child = CHILD.load(Ordering::SeqCst);
+    if child > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(child, libc::SIGKILL) };
+    }
+}
+
+/// Process C. Never returns: it execs the runner (unsandboxed), or waits
+/// for G and exits with its status.
+fn first_child(
+    setup: &HelperSetup,
+    parent: Pid,
+    to_parent: OwnedFd,
+    from_parent: OwnedFd,
+    report: Option<OwnedFd>,
+) -> ! {
+    let code = match first_child_steps(setup, parent, to_parent, from_parent, report) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sandbox helper: {}", e.line());
+            SETUP_FAILED
+        }
+    };
+    // SAFETY: _exit skips the atexit handlers that belong to P.
+    unsafe { libc::_exit(code) }
+}
+
+fn first_child_steps(
+    setup: &HelperSetup,
+    parent: Pid,
+    to_parent: OwnedFd,
+    from_parent: OwnedFd,
+    report: Option<OwnedFd>,
+) -> Result<i32, StepError> {
+    die_with_parent()?;
+    if unistd::getppid() != parent {
+        return Ok(SETUP_FAILED);
+    }
+    // Invariant: the first thing C does is enter the job's cgroups, so that
+    // every process of the sandbox is counted, limited and killable there.
+    let joined = join_cgroups(setup);
+    match &setup.mode {
+        Mode::Probe { .. } => {
+            let report = report.expect("probe mode has a report pipe");
+            Ok(probe::probe_child(to_parent, from_parent, report))
+        }
+        Mode::Unsandboxed { runner, workdir } => {
+            send_status(to_parent, &joined);
+            joined?;
+            if !wait_for_go(from_parent) {
+                return Ok(SETUP_FAILED);
+            }
+            unistd::chdir(workdir.as_path()).step("enter the working directory")?;
+            prctl::set_no_new_privs().step("set no_new_privs")?;
+            match exec_runner(runner) {
+                Ok(never) => match never {},
+                Err(e) => Err(e),
+            }
+        }
+        Mode::Sandbox(s) => {
+            let unshared = joined.and_then(|()| unshare(SANDBOX_NAMESPACES).step("create namespaces"));
+            send_status(to_parent, &unshared);
+            unshared?;
+            if !wait_for_go(from_parent) {
+                return Ok(SETUP_FAILED);
+            }
+            // The credentials changed with the new user namespace; set the
+            // parent-death signal again rather than rely on the kernel's
+            // rules for when it survives.
+            die_with_parent()?;
+            if s.student_host_ids.is_some() {
+                // Drop the host's supplementary groups; only a privileged
+                // map allows it, and only then is there a second id.
+                unistd::setgroups(&[]).step("drop supplementary groups")?;
+            }
+            let (alive_r, alive_w) = unistd::pipe2(OFlag::O_CLOEXEC).step("create a pipe")?;
+            // SAFETY: C is single-threaded.
+            match unsafe { unistd::fork() }.step("fork the sandbox init")? {
+                ForkResult::Child => {
+                    drop(alive_w);
+                    sandbox_init(s, alive_r)
+                }
+                ForkResult::Parent { child } => {
+                    drop(alive_r);
+                    null_stdio();
+                    let code = wait_for(child);
+                    drop(alive_w);
+                    Ok(code)
+                }
+            }
+        }
+    }
+}
+
+/// Process G, PID 1 of the sandbox. Never returns: it execs the runner.
+fn sandbox_init(s: &SandboxSetup, parent_alive: OwnedFd) -> ! {
+    let e = match sandbox_init_steps(s, &parent_alive) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    eprintln!("sandbox helper: {}", e.line());
+    // SAFETY: see first_child.
+    unsafe { libc::_exit(SETUP_FAILED) }
+}
+
+fn sandbox_init_steps(s: &SandboxSetup, parent_alive: &OwnedFd) -> Result<Infallible, StepError> {
+    die_with_parent()?;
+    if parent_died(parent_alive) {
+        // SAFETY: see first_child.
+        unsafe { libc::_exit(SETUP_FAILED) }
+    }
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    unistd::sethostname(HOSTNAME).step("set the hostname")?;
+    loopback_up()?;
+    mounts::build_root(s)?;
+    if s.student_host_ids.is_none() {
+        lock_mounts()?;
+    }
+    prctl::set_no_new_privs().step("set no_new_privs")?;
+    unistd::chdir("/work").step("enter /work")?;
+    exec_runner(Path::new(RUNNER_IN_SANDBOX))
+}
+
+/// Makes the read-only mounts permanent when the student runs as the
+/// sandbox's root (no second id could be mapped) and so holds every
+/// capability in the user namespace: in a nested user namespace, the kernel
+/// locks every mount it copies, so no remount can make them writable again
+/// and no unmount can uncover what lies below.
+fn lock_mounts() -> Result<(), StepError> {
+    let uid = unistd::geteuid();
+    let gid = unistd::getegid();
+    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).step("create the locking namespaces")?;
+    std::fs::write("/proc/self/setgroups", "deny").step("deny setgroups")?;
+    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1\n")).step("write the nested uid map")?;
+    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1\n")).step("write the nested gid map")?;
+    Ok(())
+}
+
+/// Brings up `lo`, the only interface of the new network namespace, so
+/// that programs may talk to themselves over 127.0.0.1 and nowhere else.
+pub fn loopback_up() -> Result<(), StepError> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
+        .step("open a socket for lo")?;
+    // SAFETY: ifreq is plain data; zero is a valid value for every field.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: the ioctls read and write the ifreq we pass, nothing else.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(StepError::new("read the flags of lo", io::Error::last_os_error()));
+        }
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(StepError::new("bring up lo", io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the setgroups policy and id maps of process `child`.
+pub fn write_id_maps(child: Pid, maps: &IdMaps) -> Result<(), StepError> {
+    let proc = Path::new("/proc").join(child.as_raw().to_string());
+    if maps.deny_setgroups {
+        std::fs::write(proc.join("setgroups"), "deny").step("deny setgroups")?;
+    }
+    std::fs::write(proc.join("uid_map"), &maps.uid_map).step("write the uid map")?;
+    std::fs::write(proc.join("gid_map"), &maps.gid_map).step("write the gid map")?;
+    Ok(())
+}
+
+fn join_cgroups(setup: &HelperSetup) -> Result<(), StepError> {
+    let pid = unistd::getpid().to_string();
+    for procs in &setup.cgroup_procs {
+        std::fs::write(procs, &pid).step(format_args!("join {}", procs.display()))?;
+    }
+    Ok(())
+}
+
+pub fn die_with_parent() -> Result<(), StepError> {
+    prctl::set_pdeathsig(Signal::SIGKILL).step("set the parent-death signal")
+}
+
+/// Whether the write end of `alive`, held only by the parent, has closed.
+fn parent_died(alive: &OwnedFd) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(alive.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// Tells the parent how a step went: `ok`, or `err` and the error's line.
+pub fn send_status(to_parent: OwnedFd, status: &Result<(), StepError>) {
+    let line = match status {
+        Ok(()) => "ok\n".to_string(),
+        Err(e) => format!("err {}\n", e.line()),
+    };
+    let _ = std::fs::File::from(to_parent).write_all(line.as_bytes());
+}
+
+/// Reads the child's status line; end of file means the child died.
+pub fn read_status(from_child: OwnedFd) -> Result<(), StepError> {
+    let mut text = String::new();
+    let read = std::fs::File::from(from_child).read_to_string(&mut text);
+    read.step("read the sandbox's status")?;
+    match text.trim_end().split_once(' ') {
+        _ if text == "ok\n" => Ok(()),
+        Some(("err", msg)) => Err(StepError::new("set up the sandbox", io::Error::other(msg.to_string()))),
+        _ => Err(StepError::new("set up the sandbox", io::Error::other("the sandbox process died"))),
+    }
+}
+
+/// Tells the child to go on (after its id maps are written) or to give up.
+pub fn send_go(to_child: OwnedFd, go: bool) {
+    let _ = std::fs::File::from(to_child).write_all(if go { b"1" } else { b"0" });
+}
+
+pub fn wait_for_go(from_parent: OwnedFd) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(std::fs::File::from(from_parent).read(&mut byte), Ok(1) if byte[0] == b'1')
+}
+
+/// Waits for one child and turns its end into an exit status.
+pub fn wait_for(child: Pid) -> i32 {
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => return SETUP_FAILED,
+        }
+    }
+}
+
+/// Reaps every child, adopted orphans included, until none is left;
+/// returns the status of `main`.
+fn reap_all(main: Pid) -> i32 {
+    let mut code = SETUP_FAILED;
+    loop {
+        match waitpid(None::<Pid>, None) {
+            Ok(WaitStatus::Exited(pid, c)) if pid == main => code = c,
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == main => code = 128 + sig as i32,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => return code,
+        }
+    }
+}
+
+/// Points stdin and stdout at /dev/null, so that only the runner holds the
+/// server's pipes and the server sees end of file as soon as it exits.
+fn null_stdio() {
+    if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+        let _ = unistd::dup2(null, 0);
+        let _ = unistd::dup2(null, 1);
+        let _ = unistd::close(null);
+    }
+}
+
+/// Execs the runner with a clean environment, default signal handling and
+/// no file descriptor but stdio.
+fn exec_runner(path: &Path) -> Result<Infallible, StepError> {
+    let prog = CString::new(path.as_os_str().as_encoded_bytes()).map_err(io::Error::other).step("name the runner")?;
+    let argv = [CString::new("coderun-runner").expect("no NUL")];
+    let env: Vec<CString> = RUNNER_ENV.iter().map(|v| CString::new(*v).expect("no NUL")).collect();
+    // The server ignores SIGPIPE (Rust does) and exec keeps ignored
+    // signals ignored; the runner and the students' programs must not
+    // inherit that.
+    for sig in Signal::iterator() {
+        if sig != Signal::SIGKILL && sig != Signal::SIGSTOP {
+            // SAFETY: SIG_DFL installs no handler.
+            let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
+        }
+    }
+    let _ = signal::sigprocmask(signal::SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // SAFETY: close_range only sets flags on descriptors.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let e = unistd::execve(&prog, &argv, &env).unwrap_err();
+    Err(StepError::new(format_args!("exec the runner {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_errors_name_the_step_and_the_cause() {
+        let e = Err::<(), _>(Errno::EPERM).step("bring up lo").unwrap_err();
+        assert_eq!(e.to_string(), "failed to bring up lo");
+        assert!(e.line().starts_with("failed to bring up lo: "), "{}", e.line());
+    }
+}
