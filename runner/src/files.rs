@@ -77,8 +77,8 @@ impl Modes {
 pub fn write_files(files: &[File], modes: Modes) -> Result<(), FilesError> {
     let mut checked = Vec::with_capacity(files.len());
     for f in files {
-        let segments = paths::file_segments(&f.path)
-            .map_err(|source| FilesError::Path { path: f.path.clone(), source })?;
+        let segments =
+            paths::file_segments(&f.path).map_err(|source| FilesError::Path { path: f.path.clone(), source })?;
         checked.push((f, segments));
     }
     let root = open_dir(None, ".").map_err(FilesError::WorkDir)?;

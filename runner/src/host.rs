@@ -58,7 +58,8 @@ impl Inbox {
     /// inside the runtime.
     pub fn start() -> std::io::Result<Inbox> {
         let (tx, rx) = mpsc::channel(INBOX_CAPACITY);
-        let mut signals = [signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?, signal(SignalKind::hangup())?];
+        let mut signals =
+            [signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?, signal(SignalKind::hangup())?];
         let frames = tx.clone();
         tokio::spawn(async move {
             let mut stdin = tokio::io::stdin();

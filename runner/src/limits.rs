@@ -10,16 +10,20 @@
 //! 3. resource limits: `RLIMIT_CPU` (soft = the CPU budget rounded up to a
 //!    second, hard = one second more: a per-process backstop for the
 //!    runner's own whole-stage accounting), `RLIMIT_FSIZE`,
-//!    `RLIMIT_NOFILE`, `RLIMIT_CORE` = 0 and, when given, `RLIMIT_NPROC`.
+//!    `RLIMIT_NOFILE`, `RLIMIT_CORE` = 0 and, when given, `RLIMIT_NPROC`
+//!    (which counts every process of the uid in the user namespace and does
+//!    not bind root, so it suits a stage running as the job's own `user`).
 //!    A value above the runner's own hard limit is lowered to it, since
 //!    only a privileged process may raise a hard limit;
 //! 4. when the stage has a `user` and the runner is root: no supplementary
 //!    groups, then that gid and uid. `setgroups` fails with `EPERM` in a
-//!    user namespace whose `setgroups` is denied, where the process has no
-//!    groups it could drop; that one failure is ignored;
+//!    user namespace whose `setgroups` is denied, where no process can
+//!    change its groups at all; that one failure is ignored;
 //! 5. `PR_SET_NO_NEW_PRIVS`, so no set-uid program regains privileges;
 //! 6. `PR_SET_PDEATHSIG(SIGKILL)` (after the uid change, which clears it),
-//!    then a check that the runner did not die before it took effect;
+//!    then a check that the runner did not die before it took effect. The
+//!    signal follows the death of the forking *thread*; the runner forks
+//!    from its main thread, which lives as long as the runner;
 //! 7. every descriptor above stderr marked close-on-exec, in case the
 //!    runner inherited some from whoever started it.
 
@@ -28,7 +32,7 @@ use std::io;
 use coderun_runner::wire::StageLimits;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
-/// Resource limits set in every stage, besides the optional process count.
+/// Most resource limits a stage gets: four always, plus the process count.
 const RLIMITS: usize = 5;
 
 /// Everything the child needs, precomputed; see the module comment.

@@ -31,16 +31,18 @@
 
 use std::time::Duration;
 
-use coderun_runner::wire::{HostMsg, KillReason, OutputStream, RunnerMsg, StageLimits, StageReport, StageSpec, WireError};
+use coderun_runner::wire::{
+    HostMsg, KillReason, OutputStream, RunnerMsg, StageLimits, StageReport, StageSpec, StdinMode, WireError,
+};
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
 use crate::cpu::{self, CpuMeter};
 use crate::host::{Departure, FromHost};
 use crate::output::{OutputBudget, OutputPipes};
+use crate::paths;
 use crate::reap::Exit;
 use crate::spawn::{self, Spawned};
 use crate::stdin::StdinFeed;
-use crate::paths;
 use crate::supervisor::Supervisor;
 
 /// How often CPU time is summed over the stage's processes.
@@ -118,7 +120,7 @@ struct Stage {
 }
 
 impl Stage {
-    async fn supervise(mut self, sup: &mut Supervisor, child: Spawned, stdin: coderun_runner::wire::StdinMode) -> Flow {
+    async fn supervise(mut self, sup: &mut Supervisor, child: Spawned, stdin: StdinMode) -> Flow {
         self.exits.first = Some(child.pid);
         let mut feed = StdinFeed::new(child.stdin, stdin);
         let mut out = OutputPipes::new(child.stdout, child.stderr);

@@ -44,7 +44,10 @@ async fn escaping_paths_are_refused_and_nothing_is_written() {
     let mut r = Runner::start().await;
     for bad in ["../x", "/etc/coderun-test", "a/../../x", "a//b", "./a", "a\\b", ""] {
         let reply = r.write_files(vec![file("fine.txt", "ok"), file(bad, "evil")]).await;
-        assert!(matches!(&reply, RunnerMsg::Error { message } if message.contains("refused path")), "{bad:?}: {reply:?}");
+        assert!(
+            matches!(&reply, RunnerMsg::Error { message } if message.contains("refused path")),
+            "{bad:?}: {reply:?}"
+        );
     }
     // Paths are checked before anything is written.
     assert!(!r.dir.join("fine.txt").exists());

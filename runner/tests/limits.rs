@@ -104,7 +104,8 @@ async fn cpu_time_is_summed_over_every_process_of_the_stage() {
 #[tokio::test]
 async fn cpu_time_of_reaped_children_is_counted() {
     let mut r = Runner::start().await;
-    let run = r.stage(sh("i=0; while [ $i -lt 3 ]; do timeout 0.3 sh -c 'while :; do :; done'; i=$((i+1)); done")).await;
+    let run =
+        r.stage(sh("i=0; while [ $i -lt 3 ]; do timeout 0.3 sh -c 'while :; do :; done'; i=$((i+1)); done")).await;
     let report = run.report();
     assert_eq!(report.exit_code, Some(0));
     // 0.9 s of spinning in grandchildren; some of it may go to other tests'

@@ -200,6 +200,10 @@ async fn stage_runs_as_its_user_and_can_write_beside_its_files() {
     s.user = Some((65534, 65534));
     let run = r.stage(s).await;
     // Only root may switch users; elsewhere the stage runs as the runner.
-    let (uid, gid) = if nix::unistd::geteuid().is_root() { (65534, 65534) } else { (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw()) };
+    let (uid, gid) = if nix::unistd::geteuid().is_root() {
+        (65534, 65534)
+    } else {
+        (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
+    };
     assert_eq!(run.stdout(), format!("{uid}\n{gid}\nbuilt\nedited\n"), "{}", run.stderr());
 }

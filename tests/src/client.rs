@@ -413,6 +413,14 @@ impl JobRun {
             .collect()
     }
 
+    /// Puts notifications taken earlier (by [`Client::wait_for_state`] or
+    /// [`Client::wait_for_output`]) back in front, so that the run is whole.
+    pub fn prepend(&mut self, early: Vec<Value>) {
+        let arrivals = vec![self.arrivals.first().copied().unwrap_or(self.answered); early.len()];
+        self.notifications.splice(0..0, early);
+        self.arrivals.splice(0..0, arrivals);
+    }
+
     /// A one-paragraph summary for assertion messages.
     pub fn summary(&self) -> String {
         let stdout = self.stdout();

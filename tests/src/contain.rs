@@ -25,25 +25,27 @@ use crate::{programs::bash, programs::python, Client, JobRun, Server};
 pub struct Bystander {
     client: Client,
     id: Value,
+    early: Vec<Value>,
 }
 
 impl Bystander {
     pub async fn start(server: &Server) -> Result<Bystander> {
         let mut client = Client::ready(server).await?;
         let id = client.start_run(bash("echo begin\nsleep 3\necho end\n")).await?;
-        client.wait_for_output(&id, "begin").await?;
-        Ok(Bystander { client, id })
+        let early = client.wait_for_output(&id, "begin").await?;
+        Ok(Bystander { client, id, early })
     }
 
     /// Waits for the bystander's end and checks it was untouched.
     pub async fn finish(mut self) -> Result<()> {
-        let run = self.client.collect(&self.id).await?;
+        let mut run = self.client.collect(&self.id).await?;
+        run.prepend(self.early);
         ensure!(
             run.response["result"]["status"] == "exited" && run.response["result"]["exitCode"] == 0,
             "the bystander job did not end normally:\n{}",
             run.summary()
         );
-        ensure!(run.stdout() == "end\n", "the bystander's output was disturbed:\n{}", run.summary());
+        ensure!(run.stdout() == "begin\nend\n", "the bystander's output was disturbed:\n{}", run.summary());
         Ok(())
     }
 }
@@ -74,9 +76,7 @@ pub async fn contain(server: &Server, hostile: Value) -> Result<JobRun> {
     let mut run = hostile_run?;
     neighbour_result?;
     bystander.finish().await?;
-    let arrivals = vec![run.answered; early.len()];
-    run.notifications.splice(0..0, early);
-    run.arrivals.splice(0..0, arrivals);
+    run.prepend(early);
     Ok(run)
 }
 

@@ -161,6 +161,8 @@ impl Server {
             }
         }
         let log_file = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        // Plain logs: they are read by people in a failing test's output.
+        cmd.env("NO_COLOR", "1");
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file).kill_on_drop(true);
         let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
         let pid = child.id().context("the server exited at once")?;

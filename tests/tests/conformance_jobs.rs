@@ -155,11 +155,12 @@ async fn output_streams_while_the_program_runs() -> anyhow::Result<()> {
     // after seeing the print: if output were held back, this would stall.
     let params = with(python("print('ready', flush=True)\nprint('got', input())"), "interactive", json!(true));
     let id = client.start_run(params).await?;
-    client.wait_for_output(&id, "ready").await?;
+    let early = client.wait_for_output(&id, "ready").await?;
     client.notify("job/stdin", json!({"job": id, "text": "go\n", "eof": true})).await?;
-    let run = client.collect(&id).await?;
+    let mut run = client.collect(&id).await?;
+    run.prepend(early);
     run.assert_exited_ok();
-    assert_eq!(run.stdout(), "got go\n");
+    assert_eq!(run.stdout(), "ready\ngot go\n");
 
     // And without input: the first line arrives well before the response.
     let run = client.run(python("import time\nprint('one', flush=True)\ntime.sleep(2)\nprint('two')")).await?;

@@ -12,7 +12,9 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use coderun_runner::wire::{self, File, HostMsg, OutputStream, RunnerMsg, StageLimits, StageReport, StageSpec, StdinMode};
+use coderun_runner::wire::{
+    self, File, HostMsg, OutputStream, RunnerMsg, StageLimits, StageReport, StageSpec, StdinMode,
+};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// How long any one frame may take to arrive before the test fails.

@@ -63,7 +63,7 @@ impl StageOutcome {
         report: &StageReport,
         oom_killed: bool,
         cpu_limit: Duration,
-        memory_peak: Option<u64>,
+        _memory_peak: Option<u64>,
     ) -> StageOutcome {
         let cpu_time = Duration::from_millis(report.cpu_time_ms);
         let signal = report.signal.and_then(|n| Signal::try_from(n).ok());
@@ -85,7 +85,10 @@ impl StageOutcome {
             signal: report.signal.map(signal_name),
             wall_time: Duration::from_millis(report.wall_time_ms),
             cpu_time,
-            memory_bytes: memory_peak.unwrap_or(report.max_rss_bytes).max(report.max_rss_bytes),
+            // The cgroup's peak also counts page cache the stage touched
+            // (a compiler reading the host's headers), which says little
+            // about the program; the largest resident set does.
+            memory_bytes: report.max_rss_bytes,
             output_truncated: report.output_truncated,
         }
     }

@@ -26,7 +26,7 @@ use std::convert::Infallible;
 use std::ffi::CString;
 use std::fmt::Display;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
@@ -40,7 +40,7 @@ use nix::unistd::{self, ForkResult, Pid};
 
 use super::mounts;
 use super::probe;
-use super::setup::{HelperSetup, IdMaps, Mode, SandboxSetup, HOSTNAME, RUNNER_IN_SANDBOX, SETUP_ENV};
+use super::setup::{HelperSetup, IdMaps, Mode, SandboxSetup, HOSTNAME, RUNNER_IN_SANDBOX, SETUP_ENV, STUDENT_ID};
 
 /// The namespaces a sandbox lives in.
 pub const SANDBOX_NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
@@ -113,6 +113,10 @@ fn read_setup() -> Result<HelperSetup, StepError> {
 /// Process P: fork C, write its id maps, reap everything, pass on its status.
 fn run(setup: HelperSetup) -> Result<i32, StepError> {
     prctl::set_child_subreaper(true).step("become a child subreaper")?;
+    // A child that gave up closes its pipes; writing to them must fail with
+    // EPIPE, not kill the helper. (exec_runner restores the default.)
+    // SAFETY: SIG_IGN installs no handler.
+    unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) }.step("ignore SIGPIPE")?;
     let forward = signal::SigAction::new(
         SigHandler::Handler(kill_child_on_sigterm),
         signal::SaFlags::empty(),
@@ -157,10 +161,9 @@ fn run(setup: HelperSetup) -> Result<i32, StepError> {
                         unistd::getegid().as_raw(),
                         s.student_host_ids,
                     );
-                    let ready = match read_status(from_child) {
-                        Ok(()) => write_id_maps(child, &maps),
-                        Err(e) => Err(e),
-                    };
+                    let ready = read_status(from_child)
+                        .and_then(|()| open_proc())
+                        .and_then(|proc| write_id_maps(proc.as_fd(), child, &maps));
                     if let Err(e) = &ready {
                         eprintln!("sandbox helper: {}", e.line());
                     }
@@ -258,19 +261,30 @@ fn first_child_steps(
                 // map allows it, and only then is there a second id.
                 unistd::setgroups(&[]).step("drop supplementary groups")?;
             }
-            let (alive_r, alive_w) = unistd::pipe2(OFlag::O_CLOEXEC).step("create a pipe")?;
+            // G asks on `ask` for its nested id maps (see lock_mounts) and
+            // C answers on `answer`; G also learns of C's death there.
+            let (ask_r, ask_w) = unistd::pipe2(OFlag::O_CLOEXEC).step("create a pipe")?;
+            let (answer_r, answer_w) = unistd::pipe2(OFlag::O_CLOEXEC).step("create a pipe")?;
+            let proc = open_proc()?;
             // SAFETY: C is single-threaded.
             match unsafe { unistd::fork() }.step("fork the sandbox init")? {
                 ForkResult::Child => {
-                    drop(alive_w);
-                    sandbox_init(s, alive_r)
+                    drop((ask_r, answer_w, proc));
+                    sandbox_init(s, ask_w, answer_r)
                 }
                 ForkResult::Parent { child } => {
-                    drop(alive_r);
+                    drop((ask_w, answer_r));
                     null_stdio();
-                    let code = wait_for(child);
-                    drop(alive_w);
-                    Ok(code)
+                    let nested = IdMaps::new(0, 0, s.student_host_ids.map(|_| (STUDENT_ID, STUDENT_ID)));
+                    let mut byte = [0u8; 1];
+                    if matches!(std::fs::File::from(ask_r).read(&mut byte), Ok(1)) {
+                        let mapped = write_id_maps(proc.as_fd(), child, &nested);
+                        if let Err(e) = &mapped {
+                            eprintln!("sandbox helper: {}", e.line());
+                        }
+                        send_go(answer_w, mapped.is_ok());
+                    }
+                    Ok(wait_for(child))
                 }
             }
         }
@@ -278,8 +292,8 @@ fn first_child_steps(
 }
 
 /// Process G, PID 1 of the sandbox. Never returns: it execs the runner.
-fn sandbox_init(s: &SandboxSetup, parent_alive: OwnedFd) -> ! {
-    let e = match sandbox_init_steps(s, &parent_alive) {
+fn sandbox_init(s: &SandboxSetup, ask: OwnedFd, answer: OwnedFd) -> ! {
+    let e = match sandbox_init_steps(s, ask, answer) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -288,9 +302,9 @@ fn sandbox_init(s: &SandboxSetup, parent_alive: OwnedFd) -> ! {
     unsafe { libc::_exit(SETUP_FAILED) }
 }
 
-fn sandbox_init_steps(s: &SandboxSetup, parent_alive: &OwnedFd) -> Result<Infallible, StepError> {
+fn sandbox_init_steps(s: &SandboxSetup, ask: OwnedFd, answer: OwnedFd) -> Result<Infallible, StepError> {
     die_with_parent()?;
-    if parent_died(parent_alive) {
+    if parent_died(&answer) {
         // SAFETY: see first_child.
         unsafe { libc::_exit(SETUP_FAILED) }
     }
@@ -298,26 +312,29 @@ fn sandbox_init_steps(s: &SandboxSetup, parent_alive: &OwnedFd) -> Result<Infall
     unistd::sethostname(HOSTNAME).step("set the hostname")?;
     loopback_up()?;
     mounts::build_root(s)?;
-    if s.student_host_ids.is_none() {
-        lock_mounts()?;
-    }
+    lock_mounts(ask, answer)?;
     prctl::set_no_new_privs().step("set no_new_privs")?;
     unistd::chdir("/work").step("enter /work")?;
     exec_runner(Path::new(RUNNER_IN_SANDBOX))
 }
 
-/// Makes the read-only mounts permanent when the student runs as the
-/// sandbox's root (no second id could be mapped) and so holds every
-/// capability in the user namespace: in a nested user namespace, the kernel
-/// locks every mount it copies, so no remount can make them writable again
-/// and no unmount can uncover what lies below.
-fn lock_mounts() -> Result<(), StepError> {
-    let uid = unistd::geteuid();
-    let gid = unistd::getegid();
+/// Makes the read-only mounts permanent. The runner is root of the
+/// sandbox's user namespace, and there root may remount a bind mount it
+/// made read-write: with sandbox root mapped to the server's uid, that
+/// would open the host's `/usr` to it. So G moves into a nested user and
+/// mount namespace: the kernel locks every mount it copies into a less
+/// privileged namespace, and a locked read-only mount stays read-only and
+/// cannot be unmounted to uncover what lies below. C, privileged in the
+/// sandbox's namespace, maps the same ids into the nested one.
+///
+/// Invariant: no process of the sandbox, root of it or not, can make a
+/// host path writable.
+fn lock_mounts(ask: OwnedFd, answer: OwnedFd) -> Result<(), StepError> {
     unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).step("create the locking namespaces")?;
-    std::fs::write("/proc/self/setgroups", "deny").step("deny setgroups")?;
-    std::fs::write("/proc/self/uid_map", format!("0 {uid} 1\n")).step("write the nested uid map")?;
-    std::fs::write("/proc/self/gid_map", format!("0 {gid} 1\n")).step("write the nested gid map")?;
+    std::fs::File::from(ask).write_all(b"1").step("ask for the nested id maps")?;
+    if !wait_for_go(answer) {
+        return Err(StepError::new("lock the mounts", io::Error::other("the nested id maps were not written")));
+    }
     Ok(())
 }
 
@@ -345,15 +362,31 @@ pub fn loopback_up() -> Result<(), StepError> {
     Ok(())
 }
 
-/// Writes the setgroups policy and id maps of process `child`.
-pub fn write_id_maps(child: Pid, maps: &IdMaps) -> Result<(), StepError> {
-    let proc = Path::new("/proc").join(child.as_raw().to_string());
+/// Writes the setgroups policy and id maps of process `child`, through
+/// `proc`, a descriptor of the `/proc` that shows it.
+pub fn write_id_maps(proc: BorrowedFd<'_>, child: Pid, maps: &IdMaps) -> Result<(), StepError> {
+    let write = |name: &str, text: &str| -> io::Result<()> {
+        let path = format!("{child}/{name}");
+        let fd = nix::fcntl::openat(Some(proc.as_raw_fd()), path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+        // SAFETY: openat just returned this descriptor and nothing else owns it.
+        let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+        file.write_all(text.as_bytes())
+    };
     if maps.deny_setgroups {
-        std::fs::write(proc.join("setgroups"), "deny").step("deny setgroups")?;
+        write("setgroups", "deny").step("deny setgroups")?;
     }
-    std::fs::write(proc.join("uid_map"), &maps.uid_map).step("write the uid map")?;
-    std::fs::write(proc.join("gid_map"), &maps.gid_map).step("write the gid map")?;
+    write("uid_map", &maps.uid_map).step("write the uid map")?;
+    write("gid_map", &maps.gid_map).step("write the gid map")?;
     Ok(())
+}
+
+/// Opens the `/proc` this process sees now, to reach a child's files even
+/// after the child has moved the mount namespace's root.
+pub fn open_proc() -> Result<OwnedFd, StepError> {
+    let fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .step("open /proc")?;
+    // SAFETY: open just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn join_cgroups(setup: &HelperSetup) -> Result<(), StepError> {

@@ -10,7 +10,7 @@
 //! startup log line.
 
 use std::io::Read;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -35,6 +35,7 @@ const TMPFS: &str = "tmpfsMount";
 const PROC: &str = "procMount";
 const LOOPBACK: &str = "loopback";
 const NO_NEW_PRIVS: &str = "noNewPrivs";
+const NESTED_USER_NS: &str = "nestedUserNamespace";
 
 /// What worked and what did not, with the error of each failure.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +77,8 @@ pub struct Isolation {
     pub net_ns: bool,
     pub ipc_ns: bool,
     pub uts_ns: bool,
-    /// tmpfs and proc mounts and `lo` work inside the namespaces.
+    /// tmpfs and proc mounts, `lo`, and a nested user namespace (to lock
+    /// the mounts) work inside the namespaces.
     pub mounts_and_lo: bool,
     pub separate_uid: bool,
     pub no_new_privs: bool,
@@ -94,7 +96,7 @@ impl Isolation {
             net_ns: report.has(NET_NS),
             ipc_ns: report.has(IPC_NS),
             uts_ns: report.has(UTS_NS),
-            mounts_and_lo: report.has(TMPFS) && report.has(PROC) && report.has(LOOPBACK),
+            mounts_and_lo: [TMPFS, PROC, LOOPBACK, NESTED_USER_NS].iter().all(|m| report.has(m)),
             separate_uid: report.has(SEPARATE_UID),
             no_new_privs: report.has(NO_NEW_PRIVS),
             cgroups,
@@ -185,12 +187,13 @@ pub fn probe_parent(
     report.record(USER_NS, user);
     if go {
         let (uid, gid) = (unistd::geteuid().as_raw(), unistd::getegid().as_raw());
+        let proc = helper::open_proc()?;
         let separate = match student_host_id {
-            Some(id) => helper::write_id_maps(child, &IdMaps::new(uid, gid, Some((id, id)))).map_err(|e| e.line()),
+            Some(id) => helper::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, Some((id, id)))).map_err(|e| e.line()),
             None => Err("the server is not root".to_string()),
         };
         if separate.is_err() {
-            let single = helper::write_id_maps(child, &IdMaps::new(uid, gid, None)).map_err(|e| e.line());
+            let single = helper::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, None)).map_err(|e| e.line());
             go = single.is_ok();
             report.record(ID_MAP, single);
         }
@@ -261,6 +264,9 @@ fn probe_inside(report: &OwnedFd) {
     };
     write_line(report, PROC, proc);
     write_line(report, LOOPBACK, helper::loopback_up());
+    // The sandbox locks its mounts in a nested user namespace.
+    let nested = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).step("create a nested user namespace");
+    write_line(report, NESTED_USER_NS, nested);
     write_line(report, NO_NEW_PRIVS, nix::sys::prctl::set_no_new_privs().step("set no_new_privs"));
 }
 
@@ -280,7 +286,7 @@ mod tests {
         let mut r = ProbeReport::default();
         r.add_lines(
             "mountNamespace ok\npidNamespace ok\nnetworkNamespace ok\nipcNamespace ok\nutsNamespace ok\n\
-             tmpfsMount ok\nprocMount ok\nloopback ok\nnoNewPrivs ok\n",
+             tmpfsMount ok\nprocMount ok\nloopback ok\nnestedUserNamespace ok\nnoNewPrivs ok\n",
         );
         r.record(USER_NS, Ok(()));
         r
