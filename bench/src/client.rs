@@ -5,7 +5,8 @@
 //! `job/status` and `job/output` on arrival. The clock is read the moment a
 //! frame comes off the socket, before it is parsed, so parsing is not
 //! counted as latency. Every read has a timeout, so a silent server fails
-//! the bench instead of hanging it.
+//! the bench instead of hanging it. Like a browser, the client disables
+//! Nagle's algorithm on its socket; it does nothing about the server's.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -68,7 +69,9 @@ impl Session {
     /// Opens `url` (no `Origin` header, as a non-browser client) and
     /// completes `initialize`.
     pub async fn open(url: &str) -> Result<(Session, InitializeResult)> {
-        let (ws, _) = tokio::time::timeout(IO_TIMEOUT, tokio_tungstenite::connect_async(url))
+        // TCP_NODELAY on the client's side, as browsers set it.
+        let connect = tokio_tungstenite::connect_async_with_config(url, None, true);
+        let (ws, _) = tokio::time::timeout(IO_TIMEOUT, connect)
             .await
             .context("timed out opening the WebSocket")?
             .with_context(|| format!("opening {url}"))?;

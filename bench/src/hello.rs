@@ -45,11 +45,12 @@ pub struct HelloResult {
 }
 
 /// Measures both programs, `runs` times each.
-pub async fn measure(session: &mut Session, scratch: &Scratch, runs: usize) -> Result<Vec<HelloResult>> {
+/// With `trace`, each run's timeline goes to stderr.
+pub async fn measure(session: &mut Session, scratch: &Scratch, runs: usize, trace: bool) -> Result<Vec<HelloResult>> {
     let mut results = Vec::new();
     for (name, program) in [("Python `print(\"hello\")`", programs::hello_python()), ("C hello.c, compiled every run", programs::hello_c())] {
         eprintln!("hello world: {name}, {runs} runs");
-        results.push(measure_one(session, scratch, name, &program, runs).await?);
+        results.push(measure_one(session, scratch, name, &program, runs, trace).await?);
     }
     Ok(results)
 }
@@ -60,20 +61,24 @@ async fn measure_one(
     name: &'static str,
     program: &Program,
     runs: usize,
+    trace: bool,
 ) -> Result<HelloResult> {
     let params = program.run_params();
     let mut traces = Vec::new();
     let mut bare = Vec::new();
     for i in 0..WARM_UP + runs {
-        let trace = session.run(&params).await?;
-        check(&trace)?;
+        let job = session.run(&params).await?;
+        check(&job)?;
+        if trace {
+            eprintln!("  {}", timeline(&job));
+        }
         let host = scratch.run(program).await?;
         let printed: String = host.stdout.iter().map(|(_, t)| t.as_str()).collect();
         if printed != "hello\n" {
             bail!("the host baseline printed {printed:?}");
         }
         if i >= WARM_UP {
-            traces.push(trace);
+            traces.push(job);
             bare.push(host.elapsed);
         }
     }
@@ -107,6 +112,14 @@ fn check(trace: &JobTrace) -> Result<()> {
         bail!("coderun's hello world went wrong: {:?}, stdout {printed:?}", trace.result);
     }
     Ok(())
+}
+
+/// One run as a line: status arrivals, the server's stage times, the total.
+fn timeline(t: &JobTrace) -> String {
+    let mut line: Vec<String> = t.states.iter().map(|(s, at)| format!("{s:?} at {} ms", ms(*at))).collect();
+    line.extend(t.result.stages.iter().map(|s| format!("{:?} stage {} ms", s.name, s.wall_time_ms)));
+    line.push(format!("job wallTimeMs {}, response at {} ms", t.result.wall_time_ms, ms(t.elapsed)));
+    line.join(", ")
 }
 
 /// The section of the report, and its targets.

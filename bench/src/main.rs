@@ -58,6 +58,9 @@ struct Args {
     /// Where the server's log goes (default: coderun-bench-server.log in the temp directory).
     #[arg(long)]
     server_log: Option<PathBuf>,
+    /// Print each hello-world run's timeline to stderr.
+    #[arg(long)]
+    trace: bool,
     /// An extra argument for `coderun serve`; repeatable.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
@@ -113,7 +116,7 @@ async fn main() -> Result<()> {
     ]);
     let scratch = Scratch::new()?;
 
-    let hello = hello::measure(&mut session, &scratch, args.runs).await?;
+    let hello = hello::measure(&mut session, &scratch, args.runs, args.trace).await?;
     let first = first_output::measure(&mut session, &scratch, args.runs).await?;
     session.close().await;
     let duration = Duration::from_secs(args.duration);

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use coderun_runner::wire::{HostMsg, OutputStream, RunnerMsg, StageLimits, StageReport, StageSpec, StdinMode};
 use coderun_server::config::NativeConfig;
 use coderun_server::sandbox::native::{helper_main, NativeBackend, HELPER_ARG};
-use coderun_server::sandbox::{HostLimits, Sandbox, SandboxSpec};
+use coderun_server::sandbox::{HostLimits, Sandbox, SandboxError, SandboxSpec};
 
 #[used]
 #[link_section = ".init_array"]
@@ -205,6 +205,47 @@ async fn writes_outside_work_and_tmp_fail() {
     assert!(!r.stdout.contains("WROTE") && !r.stdout.contains("REMOUNTED"), "{}", r.stdout);
     assert!(r.stdout.starts_with("a\nb\nc\n"), "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("tmpfs"), "work and tmp are tmpfs: {}", r.stdout);
+}
+
+#[tokio::test]
+async fn even_the_sandboxs_root_cannot_make_host_paths_writable() {
+    let mut sb = start(next_job(), limits()).await;
+    // MS_REMOUNT | MS_BIND with the flags the bind mounts carry, minus
+    // MS_RDONLY: what would make /usr writable again, if it were allowed.
+    let script = "import ctypes, os\n\
+                  libc = ctypes.CDLL(None, use_errno=True)\n\
+                  flags = 32 | 4096 | 2 | 4 | (1 << 21)\n\
+                  for target in [b'/usr', b'/', b'/.coderun/runner']:\n    \
+                      r = libc.mount(None, target, None, flags, None)\n    \
+                      print(target.decode(), r, os.strerror(ctypes.get_errno()))\n    \
+                      r = libc.umount2(target, 2)\n    \
+                      print(target.decode(), r)\n\
+                  print(os.getuid())\n";
+    let mut spec = stage(&["python3", "-c", script], 20_000);
+    spec.user = None;
+    let r = run(&mut sb, spec).await;
+    assert_eq!(r.report.exit_code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.ends_with("\n0\n"), "the stage ran as the sandbox's root: {}", r.stdout);
+    assert!(!r.stdout.lines().any(|l| l.ends_with(" 0")), "a mount changed: {}", r.stdout);
+    let r = sh(&mut sb, "touch /usr/x /x 2>&1; echo done").await;
+    assert!(r.stdout.contains("Read-only file system") && r.stdout.ends_with("done\n"), "{}", r.stdout);
+}
+
+#[tokio::test]
+async fn a_runner_that_never_says_ready_times_out_and_leaves_nothing() {
+    // `cat` as the runner waits on stdin for ever and never says Ready.
+    let config = NativeConfig {
+        runner_path: Some("/usr/bin/cat".into()),
+        ready_timeout_ms: 500,
+        ..NativeConfig::default()
+    };
+    let silent = NativeBackend::new(config).expect("backend");
+    let job = next_job();
+    let started = Instant::now();
+    let err = silent.start(SandboxSpec { job, mounts: Vec::new(), limits: limits() }).await.err().expect("no Ready");
+    assert!(matches!(err, SandboxError::RunnerTimeout), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    eventually("the job's cgroups are gone", || job_cgroups(job).is_empty()).await;
 }
 
 #[tokio::test]

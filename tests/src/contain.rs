@@ -77,6 +77,7 @@ pub async fn contain(server: &Server, hostile: Value) -> Result<JobRun> {
     neighbour_result?;
     bystander.finish().await?;
     run.prepend(early);
+    println!("the hostile job:\n{}", run.summary());
     Ok(run)
 }
 

@@ -248,6 +248,17 @@ impl Drop for Server {
         if std::thread::panicking() {
             eprintln!("--- last lines of the server's log {} ---\n{}", self.log.display(), tail(&self.log, 30));
         }
+        self.stop();
+        if let Some(config) = &self.config {
+            let _ = fs::remove_file(config);
+        }
+    }
+}
+
+impl Server {
+    /// Stops the server: SIGTERM, a wait for a graceful exit, then SIGKILL.
+    /// Blocks the thread; used on the way out of a test.
+    pub fn stop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             self.terminate();
             let deadline = Instant::now() + STOP_TIMEOUT;
@@ -260,10 +271,11 @@ impl Drop for Server {
             if let Ok(None) = self.child.try_wait() {
                 eprintln!("the server ignored SIGTERM for {STOP_TIMEOUT:?}; killing it");
                 let _ = self.child.start_kill();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             }
-        }
-        if let Some(config) = &self.config {
-            let _ = fs::remove_file(config);
         }
     }
 }

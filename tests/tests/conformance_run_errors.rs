@@ -45,11 +45,17 @@ async fn run_with_wrong_param_types_names_the_field() -> anyhow::Result<()> {
         (json!({"language": "python", "files": [{"path": "main.py", "content": "!!!", "encoding": "base64"}]}), "content"),
         (json!([]), "params"),
     ];
+    let mut problems = Vec::new();
     for (params, field) in cases {
         let response = client.call("run", params.clone()).await?;
-        let message = expect_error(&response, -32602);
-        assert!(message.contains(field), "the message for {params} should name `{field}`: {message:?}");
+        let message = response["error"]["message"].as_str().unwrap_or_default();
+        if response["error"]["code"] != json!(-32602) {
+            problems.push(format!("{params}: expected -32602, got {response}"));
+        } else if !message.contains(field) {
+            problems.push(format!("{params}: the message should name `{field}`: {message:?}"));
+        }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
     Ok(())
 }
 
@@ -194,10 +200,14 @@ async fn errors_follow_the_spec_order_of_checks() -> anyhow::Result<()> {
         (json!({"language": "python", "files": bad_file, "entry": "nope.py"}), -32006),
         (json!({"language": "python", "files": [{"path": "main.py", "content": ""}], "entry": "nope.py", "limits": {"wallTimeMs": 999999999}}), -32602),
     ];
+    let mut problems = Vec::new();
     for (params, code) in cases {
         let response = client.call("run", params.clone()).await?;
-        assert_eq!(response["error"]["code"], json!(code), "for {params}: {response}");
+        if response["error"]["code"] != json!(code) {
+            problems.push(format!("{params}: expected {code}, got {response}"));
+        }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
     // With the connection's one job in flight, a run over a maximum is
     // -32004, not -32007.
     let marker = Marker::new();

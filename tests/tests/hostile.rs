@@ -17,9 +17,9 @@ use std::{
 
 use coderun_tests::{
     contain::{assert_not_refused, bash_guard, contain, with_args_and_limits, PYTHON_DISK_GUARD},
-    host::{Marker, Snapshot},
+    host::{cgroups_under, wait_until_process_with, Marker, Snapshot},
     http::get,
-    programs::{bash, python},
+    programs::{bash, python, sleeper},
     Client, JobRun, Server, ServerOptions,
 };
 use serde_json::json;
@@ -29,18 +29,27 @@ static SERIAL: Mutex<()> = Mutex::const_new(());
 
 /// One hostile test's world: the lock, a server with room for the hostile
 /// job and both innocent ones, the host before the job, and the marker.
+///
+/// The server gets a cgroup parent of its own, so that its jobs' cgroups can
+/// be told apart from those of any other coderun server on the machine.
 struct Scene {
-    _serial: MutexGuard<'static, ()>,
     server: Server,
+    cgroup_parent: String,
     before: Snapshot,
     marker: Marker,
+    // Declared last: released after the server has stopped.
+    _serial: MutexGuard<'static, ()>,
 }
 
 impl Scene {
     async fn new() -> anyhow::Result<Scene> {
         let serial = SERIAL.lock().await;
-        let server = Server::start(ServerOptions::default().run_slots(3)).await?;
-        Ok(Scene { _serial: serial, server, before: Snapshot::take(), marker: Marker::new() })
+        let marker = Marker::new();
+        let cgroup_parent = format!("coderun-test-{}", marker.text());
+        let config = format!("[native]\ncgroup_parent = \"{cgroup_parent}\"\n");
+        let server = Server::start(ServerOptions::default().run_slots(3).config(&config)).await?;
+        let before = Snapshot::take(&cgroup_parent);
+        Ok(Scene { server, cgroup_parent, before, marker, _serial: serial })
     }
 
     /// Checks the host is clean and the server still healthy and serving.
@@ -54,11 +63,40 @@ impl Scene {
     }
 }
 
+impl Drop for Scene {
+    fn drop(&mut self) {
+        // Stop the server now (the field's own drop would come too late for
+        // the cleanup below), then remove its empty cgroup parent.
+        self.server.stop();
+        coderun_tests::host::remove_cgroup_parent(&self.cgroup_parent);
+    }
+}
+
 /// Parses lines `key value` the hostile programs print about themselves.
 fn reported(run: &JobRun, key: &str) -> String {
     let stdout = run.stdout();
     let line = stdout.lines().find_map(|l| l.strip_prefix(&format!("{key} ")));
     line.unwrap_or_else(|| panic!("the program did not report {key:?}:\n{}", run.summary())).to_owned()
+}
+
+/// The checks below can see a job: while one runs, its processes carry the
+/// marker and its cgroups are under the server's parent; once it is
+/// cancelled, both are gone. (Without this, "nothing left" could pass by
+/// looking in the wrong place.)
+#[tokio::test]
+async fn leftover_checks_see_a_running_job() -> anyhow::Result<()> {
+    let scene = Scene::new().await?;
+    let mut client = Client::ready(&scene.server).await?;
+    let params = with_args_and_limits(sleeper(&scene.marker, 50), &[], json!({"wallTimeMs": 60000}));
+    let id = client.start_run(params).await?;
+    client.wait_for_output(&id, "started").await?;
+    let processes = wait_until_process_with(scene.marker.text(), Duration::from_secs(10)).await?;
+    let cgroups = cgroups_under(&scene.cgroup_parent);
+    assert!(!cgroups.is_empty(), "no cgroup under {} while a job runs", scene.cgroup_parent);
+    println!("while running: processes {processes:?}, cgroups {cgroups:?}");
+    client.notify("$/cancelRequest", json!({"id": id})).await?;
+    assert_eq!(client.collect(&id).await?.status(), "cancelled");
+    scene.assert_clean_after().await
 }
 
 /// A fork bomb ends within its wall time, and neither the bystander nor a

@@ -1,15 +1,11 @@
 //! Per-job cgroups, on the unified (v2) hierarchy or on v1 controllers.
 //!
 //! Each job gets `<controller root>/<cgroup_parent>/job-<server pid>-<job>`
-//! in every controller used: memory (the job's memory, tmpfs included,
-//! without swap), pids (processes and threads) and cpu (a CFS quota). The
-//! server's pid in the name keeps two servers on one host (tests, a restart
-//! beside an old instance) from taking each other's directories; a job
-//! directory whose server is gone is stale, and the next server to start
-//! kills what is left in it and removes it.
-//!
-//! v2 is used when a cgroup2 mount offers both memory and pids; otherwise
-//! the v1 mounts of each controller are used.
+//! in every controller used (see `cgroup_host.rs` for which): memory (the
+//! job's memory, tmpfs included, without swap), pids (processes and
+//! threads) and cpu (a CFS quota). The server's pid in the name keeps two
+//! servers on one host (tests, a restart beside an old instance) from
+//! taking each other's directories.
 //!
 //! Invariant: a job's cgroup directories are removed only once no process
 //! is left in them, and [`JobCgroup::remove`] keeps killing until that is so.
@@ -23,124 +19,17 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::cgroup_host::CgroupHost;
 use crate::sandbox::{HostLimits, HostUsage, JobId, SandboxError};
 
 /// The CFS period the CPU quota is expressed in, in microseconds.
-const CPU_PERIOD_US: u64 = 100_000;
+pub const CPU_PERIOD_US: u64 = 100_000;
 
-/// Which cgroup controllers are usable for jobs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CgroupFeatures {
-    pub memory: bool,
-    pub pids: bool,
-    pub cpu: bool,
-}
-
+/// Which cgroup hierarchy is in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Version {
+pub enum Version {
     V1,
     V2,
-}
-
-/// A cgroup filesystem found in `/proc/self/mounts`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct CgroupMount {
-    path: PathBuf,
-    /// `None` for cgroup2; the controllers of a v1 mount otherwise.
-    v1_controllers: Option<Vec<String>>,
-}
-
-/// The parent directories under which job cgroups are made, per controller.
-#[derive(Debug, Clone)]
-pub struct CgroupHost {
-    version: Version,
-    /// v2: the root of the unified hierarchy.
-    v2_root: Option<PathBuf>,
-    memory: Option<PathBuf>,
-    pids: Option<PathBuf>,
-    cpu: Option<PathBuf>,
-}
-
-impl CgroupHost {
-    /// Finds the controllers, creates `parent` in each, and keeps those in
-    /// which a probe cgroup accepts a limit. `Err` says why none is usable.
-    pub fn probe(parent: &str) -> Result<CgroupHost, String> {
-        let mounts = fs::read_to_string("/proc/self/mounts").map_err(|e| format!("cannot read mounts: {e}"))?;
-        let mounts = parse_mounts(&mounts);
-        let mut host = discover(&mounts, parent).ok_or("no cgroup memory or pids controller is mounted")?;
-        if let Some(root) = &host.v2_root {
-            // On v2 a controller reaches a cgroup only if every ancestor
-            // enables it for its children.
-            let mut dir = root.clone();
-            for level in Path::new(parent).components() {
-                for controller in ["memory", "pids", "cpu"] {
-                    let _ = fs::write(dir.join("cgroup.subtree_control"), format!("+{controller}"));
-                }
-                dir.push(level);
-                let _ = fs::create_dir(&dir);
-            }
-            for controller in ["memory", "pids", "cpu"] {
-                let _ = fs::write(dir.join("cgroup.subtree_control"), format!("+{controller}"));
-            }
-        }
-        let probe = format!("probe-{}", std::process::id());
-        let try_in = |dir: &Option<PathBuf>, file: &str, value: &str| -> Option<PathBuf> {
-            let dir = dir.as_ref()?;
-            fs::create_dir_all(dir).ok()?;
-            let cg = dir.join(&probe);
-            let _ = fs::create_dir(&cg);
-            let ok = fs::write(cg.join(file), value).is_ok();
-            let _ = fs::remove_dir(&cg);
-            ok.then(|| dir.clone())
-        };
-        let (mem_file, cpu_file, cpu_value) = match host.version {
-            Version::V1 => ("memory.limit_in_bytes", "cpu.cfs_quota_us", "-1"),
-            Version::V2 => ("memory.max", "cpu.max", "max 100000"),
-        };
-        host.memory = try_in(&host.memory, mem_file, "9223372036854771712");
-        host.pids = try_in(&host.pids, "pids.max", "max");
-        host.cpu = try_in(&host.cpu, cpu_file, cpu_value);
-        if host.memory.is_none() && host.pids.is_none() {
-            return Err(format!("cannot create cgroups under {parent}"));
-        }
-        Ok(host)
-    }
-
-    pub fn features(&self) -> CgroupFeatures {
-        CgroupFeatures { memory: self.memory.is_some(), pids: self.pids.is_some(), cpu: self.cpu.is_some() }
-    }
-
-    fn parents(&self) -> Vec<&PathBuf> {
-        let mut out: Vec<&PathBuf> = Vec::new();
-        for p in [&self.memory, &self.pids, &self.cpu].into_iter().flatten() {
-            if !out.contains(&p) {
-                out.push(p);
-            }
-        }
-        out
-    }
-
-    /// Kills what is left in job cgroups of servers that are gone (or of an
-    /// earlier server that had this pid) and removes them.
-    pub fn sweep_stale(&self, timeout: Duration) {
-        for parent in self.parents() {
-            let Ok(entries) = fs::read_dir(parent) else { continue };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let stale = match parse_dir_name(&name) {
-                    Some(pid) => pid != std::process::id() && !alive(pid),
-                    None => false,
-                };
-                if stale {
-                    let dir = entry.path();
-                    tracing::warn!(cgroup = %dir.display(), "removing a stale job cgroup");
-                    if let Err(e) = remove_dirs(self.version, std::slice::from_ref(&dir), timeout) {
-                        tracing::error!(cgroup = %dir.display(), error = %e, "failed to remove a stale job cgroup");
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// The cgroups of one job.
@@ -340,7 +229,7 @@ fn kill_in(version: Version, dirs: &[PathBuf]) {
     }
 }
 
-fn remove_dirs(version: Version, dirs: &[PathBuf], timeout: Duration) -> Result<(), String> {
+pub fn remove_dirs(version: Version, dirs: &[PathBuf], timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     let mut left: Vec<&PathBuf> = dirs.iter().collect();
     loop {
@@ -365,17 +254,13 @@ fn remove_dirs(version: Version, dirs: &[PathBuf], timeout: Duration) -> Result<
     }
 }
 
-fn alive(pid: u32) -> bool {
-    !matches!(kill(Pid::from_raw(pid as i32), None), Err(nix::errno::Errno::ESRCH))
-}
-
 /// `job-<server pid>-<job>`.
 fn dir_name(server_pid: u32, job: JobId) -> String {
     format!("job-{server_pid}-{job}")
 }
 
 /// The server pid of a `job-*` or `probe-*` directory name.
-fn parse_dir_name(name: &str) -> Option<u32> {
+pub fn parse_dir_name(name: &str) -> Option<u32> {
     let rest = name.strip_prefix("job-").or_else(|| name.strip_prefix("probe-"))?;
     let pid = rest.split('-').next()?;
     pid.parse().ok()
@@ -389,78 +274,9 @@ fn keyed_value(text: &str, key: &str) -> Option<u64> {
     })
 }
 
-fn parse_mounts(text: &str) -> Vec<CgroupMount> {
-    text.lines()
-        .filter_map(|line| {
-            let mut f = line.split(' ');
-            let (_, path, fstype, options) = (f.next()?, f.next()?, f.next()?, f.next()?);
-            let path = PathBuf::from(path.replace("\\040", " "));
-            match fstype {
-                "cgroup2" => Some(CgroupMount { path, v1_controllers: None }),
-                "cgroup" => Some(CgroupMount {
-                    path,
-                    v1_controllers: Some(options.split(',').map(str::to_string).collect()),
-                }),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
-/// Chooses v2 when a cgroup2 mount offers memory and pids, v1 otherwise.
-fn discover(mounts: &[CgroupMount], parent: &str) -> Option<CgroupHost> {
-    for m in mounts.iter().filter(|m| m.v1_controllers.is_none()) {
-        let controllers = fs::read_to_string(m.path.join("cgroup.controllers")).unwrap_or_default();
-        let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
-        if has("memory") && has("pids") {
-            let dir = m.path.join(parent);
-            return Some(CgroupHost {
-                version: Version::V2,
-                v2_root: Some(m.path.clone()),
-                memory: Some(dir.clone()),
-                pids: Some(dir.clone()),
-                cpu: has("cpu").then_some(dir),
-            });
-        }
-    }
-    let v1 = |controller: &str| {
-        mounts
-            .iter()
-            .find(|m| m.v1_controllers.as_ref().is_some_and(|cs| cs.iter().any(|c| c == controller)))
-            .map(|m| m.path.join(parent))
-    };
-    let host = CgroupHost { version: Version::V1, v2_root: None, memory: v1("memory"), pids: v1("pids"), cpu: v1("cpu") };
-    (host.memory.is_some() || host.pids.is_some()).then_some(host)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const MOUNTS: &str = "tmpfs /sys/fs/cgroup tmpfs rw,relatime,mode=755 0 0\n\
-        cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,relatime,cpu,cpuacct 0 0\n\
-        cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0\n\
-        cgroup /sys/fs/cgroup/pids cgroup rw,relatime,pids 0 0\n\
-        cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0\n";
-
-    #[test]
-    fn mounts_parse_into_v1_controllers_and_v2_roots() {
-        let m = parse_mounts(MOUNTS);
-        assert_eq!(m.len(), 4);
-        assert_eq!(m[0].path, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
-        assert!(m[0].v1_controllers.as_ref().unwrap().contains(&"cpuacct".to_string()));
-        assert_eq!(m[3], CgroupMount { path: "/sys/fs/cgroup/unified".into(), v1_controllers: None });
-    }
-
-    #[test]
-    fn v1_controllers_are_found_by_option_not_by_directory_name() {
-        // The cgroup2 mount in MOUNTS does not exist here, so v1 is chosen.
-        let host = discover(&parse_mounts(MOUNTS).into_iter().take(3).collect::<Vec<_>>(), "coderun").unwrap();
-        assert_eq!(host.version, Version::V1);
-        assert_eq!(host.cpu.unwrap(), Path::new("/sys/fs/cgroup/cpu,cpuacct/coderun"));
-        assert_eq!(host.memory.unwrap(), Path::new("/sys/fs/cgroup/memory/coderun"));
-        assert!(discover(&[], "coderun").is_none());
-    }
 
     #[test]
     fn job_directories_carry_the_server_pid() {

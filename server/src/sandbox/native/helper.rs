@@ -10,9 +10,11 @@
 //!    │  writes C's uid/gid maps, then reaps everything below and exits
 //!    │  with C's status. SIGTERM makes it kill C.
 //!    └─ C  joins the job's cgroups, unshares user, mount, pid, network,
-//!       │  IPC and UTS namespaces, waits for its id maps, forks G
+//!       │  IPC and UTS namespaces, waits for its id maps, forks G, later
+//!       │  writes G's nested id maps, then waits for G
 //!       └─ G  PID 1 of the new pid namespace: hostname, loopback, the new
-//!          │  root (mounts.rs), no_new_privs, then execs the runner
+//!          │  root (mounts.rs), a nested user namespace that locks the
+//!          │  mounts, no_new_privs, then execs the runner
 //!          └─ stage processes, started by the runner
 //! ```
 //!
@@ -24,23 +26,26 @@
 
 use std::convert::Infallible;
 use std::ffi::CString;
-use std::fmt::Display;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::prctl;
 use nix::sys::signal::{self, SigHandler, SigSet, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{self, ForkResult, Pid};
 
+use super::handshake::{
+    die_with_parent, null_stdio, parent_died, read_status, reap_all, send_go, send_status, wait_for, wait_for_go,
+    SETUP_FAILED,
+};
+use super::idmap::{open_proc, write_id_maps, IdMaps};
 use super::mounts;
 use super::probe;
-use super::setup::{HelperSetup, IdMaps, Mode, SandboxSetup, HOSTNAME, RUNNER_IN_SANDBOX, SETUP_ENV, STUDENT_ID};
+use super::setup::{HelperSetup, Mode, SandboxSetup, HOSTNAME, RUNNER_IN_SANDBOX, SETUP_ENV, STUDENT_ID};
+use super::step::{Step, StepError};
 
 /// The namespaces a sandbox lives in.
 pub const SANDBOX_NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
@@ -53,44 +58,10 @@ pub const SANDBOX_NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
 /// The runner's whole environment; stages get theirs from `StageSpec.env`.
 const RUNNER_ENV: [&str; 3] = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "LANG=C.UTF-8"];
 
-/// Exit status of a helper process that failed before the runner started.
-const SETUP_FAILED: i32 = 125;
-
 /// C's pid, for the SIGTERM handler of P.
 static CHILD: AtomicI32 = AtomicI32::new(0);
 /// Set when P got SIGTERM before C's pid was known.
 static TERMINATED: AtomicBool = AtomicBool::new(false);
-
-/// A step of the sandbox setup that failed, with the system error.
-#[derive(Debug, thiserror::Error)]
-#[error("failed to {what}")]
-pub struct StepError {
-    what: String,
-    #[source]
-    source: io::Error,
-}
-
-impl StepError {
-    pub fn new(what: impl Display, source: impl Into<io::Error>) -> StepError {
-        StepError { what: what.to_string(), source: source.into() }
-    }
-
-    /// The message and its cause on one line, for stderr (the server's log).
-    pub fn line(&self) -> String {
-        format!("{self}: {}", self.source)
-    }
-}
-
-/// Attaches the name of a setup step to a system error.
-pub trait Step<T> {
-    fn step(self, what: impl Display) -> Result<T, StepError>;
-}
-
-impl<T, E: Into<io::Error>> Step<T> for Result<T, E> {
-    fn step(self, what: impl Display) -> Result<T, StepError> {
-        self.map_err(|e| StepError::new(what, e))
-    }
-}
 
 /// The entry point of `coderun __sandbox`. The server's `main` calls it
 /// first thing, before any runtime or thread exists. Never returns.
@@ -224,6 +195,9 @@ fn first_child_steps(
     if unistd::getppid() != parent {
         return Ok(SETUP_FAILED);
     }
+    // P's SIGTERM handler makes no sense in C.
+    // SAFETY: SIG_DFL installs no handler.
+    unsafe { signal::signal(Signal::SIGTERM, SigHandler::SigDfl) }.step("reset SIGTERM")?;
     // Invariant: the first thing C does is enter the job's cgroups, so that
     // every process of the sandbox is counted, limited and killable there.
     let joined = join_cgroups(setup);
@@ -313,6 +287,8 @@ fn sandbox_init_steps(s: &SandboxSetup, ask: OwnedFd, answer: OwnedFd) -> Result
     loopback_up()?;
     mounts::build_root(s)?;
     lock_mounts(ask, answer)?;
+    // Again, for the same reason as in C: the credentials changed.
+    die_with_parent()?;
     prctl::set_no_new_privs().step("set no_new_privs")?;
     unistd::chdir("/work").step("enter /work")?;
     exec_runner(Path::new(RUNNER_IN_SANDBOX))
@@ -362,117 +338,12 @@ pub fn loopback_up() -> Result<(), StepError> {
     Ok(())
 }
 
-/// Writes the setgroups policy and id maps of process `child`, through
-/// `proc`, a descriptor of the `/proc` that shows it.
-pub fn write_id_maps(proc: BorrowedFd<'_>, child: Pid, maps: &IdMaps) -> Result<(), StepError> {
-    let write = |name: &str, text: &str| -> io::Result<()> {
-        let path = format!("{child}/{name}");
-        let fd = nix::fcntl::openat(Some(proc.as_raw_fd()), path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
-        // SAFETY: openat just returned this descriptor and nothing else owns it.
-        let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-        file.write_all(text.as_bytes())
-    };
-    if maps.deny_setgroups {
-        write("setgroups", "deny").step("deny setgroups")?;
-    }
-    write("uid_map", &maps.uid_map).step("write the uid map")?;
-    write("gid_map", &maps.gid_map).step("write the gid map")?;
-    Ok(())
-}
-
-/// Opens the `/proc` this process sees now, to reach a child's files even
-/// after the child has moved the mount namespace's root.
-pub fn open_proc() -> Result<OwnedFd, StepError> {
-    let fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .step("open /proc")?;
-    // SAFETY: open just returned this descriptor and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 fn join_cgroups(setup: &HelperSetup) -> Result<(), StepError> {
     let pid = unistd::getpid().to_string();
     for procs in &setup.cgroup_procs {
         std::fs::write(procs, &pid).step(format_args!("join {}", procs.display()))?;
     }
     Ok(())
-}
-
-pub fn die_with_parent() -> Result<(), StepError> {
-    prctl::set_pdeathsig(Signal::SIGKILL).step("set the parent-death signal")
-}
-
-/// Whether the write end of `alive`, held only by the parent, has closed.
-fn parent_died(alive: &OwnedFd) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let mut fds = [PollFd::new(alive.as_fd(), PollFlags::POLLIN)];
-    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
-}
-
-/// Tells the parent how a step went: `ok`, or `err` and the error's line.
-pub fn send_status(to_parent: OwnedFd, status: &Result<(), StepError>) {
-    let line = match status {
-        Ok(()) => "ok\n".to_string(),
-        Err(e) => format!("err {}\n", e.line()),
-    };
-    let _ = std::fs::File::from(to_parent).write_all(line.as_bytes());
-}
-
-/// Reads the child's status line; end of file means the child died.
-pub fn read_status(from_child: OwnedFd) -> Result<(), StepError> {
-    let mut text = String::new();
-    let read = std::fs::File::from(from_child).read_to_string(&mut text);
-    read.step("read the sandbox's status")?;
-    match text.trim_end().split_once(' ') {
-        _ if text == "ok\n" => Ok(()),
-        Some(("err", msg)) => Err(StepError::new("set up the sandbox", io::Error::other(msg.to_string()))),
-        _ => Err(StepError::new("set up the sandbox", io::Error::other("the sandbox process died"))),
-    }
-}
-
-/// Tells the child to go on (after its id maps are written) or to give up.
-pub fn send_go(to_child: OwnedFd, go: bool) {
-    let _ = std::fs::File::from(to_child).write_all(if go { b"1" } else { b"0" });
-}
-
-pub fn wait_for_go(from_parent: OwnedFd) -> bool {
-    let mut byte = [0u8; 1];
-    matches!(std::fs::File::from(from_parent).read(&mut byte), Ok(1) if byte[0] == b'1')
-}
-
-/// Waits for one child and turns its end into an exit status.
-pub fn wait_for(child: Pid) -> i32 {
-    loop {
-        match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => return code,
-            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(_) => return SETUP_FAILED,
-        }
-    }
-}
-
-/// Reaps every child, adopted orphans included, until none is left;
-/// returns the status of `main`.
-fn reap_all(main: Pid) -> i32 {
-    let mut code = SETUP_FAILED;
-    loop {
-        match waitpid(None::<Pid>, None) {
-            Ok(WaitStatus::Exited(pid, c)) if pid == main => code = c,
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == main => code = 128 + sig as i32,
-            Ok(_) | Err(Errno::EINTR) => continue,
-            Err(_) => return code,
-        }
-    }
-}
-
-/// Points stdin and stdout at /dev/null, so that only the runner holds the
-/// server's pipes and the server sees end of file as soon as it exits.
-fn null_stdio() {
-    if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
-        let _ = unistd::dup2(null, 0);
-        let _ = unistd::dup2(null, 1);
-        let _ = unistd::close(null);
-    }
 }
 
 /// Execs the runner with a clean environment, default signal handling and
@@ -497,14 +368,3 @@ fn exec_runner(path: &Path) -> Result<Infallible, StepError> {
     Err(StepError::new(format_args!("exec the runner {}", path.display()), e))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn step_errors_name_the_step_and_the_cause() {
-        let e = Err::<(), _>(Errno::EPERM).step("bring up lo").unwrap_err();
-        assert_eq!(e.to_string(), "failed to bring up lo");
-        assert!(e.line().starts_with("failed to bring up lo: "), "{}", e.line());
-    }
-}

@@ -1,6 +1,6 @@
 //! The native backend: Linux namespaces, cgroups and rlimits, no daemon.
 //!
-//! [`NativeBackend::new`] probes the host once (`probe.rs`, `cgroup.rs`),
+//! [`NativeBackend::new`] probes the host once (`probe.rs`, `cgroup_host.rs`),
 //! logs which isolation is in force and which is missing, and refuses to
 //! run without namespaces unless `allow_unsandboxed` is set. Each
 //! [`NativeBackend::start`] creates the job's cgroups, runs the server's own
@@ -11,7 +11,8 @@
 //! Tasks per sandbox: the [`RunnerLink`]'s reader and writer, and one task
 //! that copies the helper's stderr (the runner's and the helper's own
 //! messages) into the log under the job's id; it ends when the sandbox is
-//! gone. The returned [`NativeControl`] tears everything down when dropped.
+//! gone. The returned `NativeControl` (`control.rs`) tears everything down
+//! when dropped.
 //!
 //! Invariant: dropping the Sandbox leaves no process, mount, cgroup or file
 //! of the job on the host; nothing of the student's files is ever written
@@ -19,11 +20,15 @@
 //! namespace).
 
 mod cgroup;
+mod cgroup_host;
 mod control;
+mod handshake;
 mod helper;
+mod idmap;
 mod mounts;
 mod probe;
 mod setup;
+mod step;
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -38,7 +43,8 @@ use tokio::net::unix::pipe;
 pub use helper::helper_main;
 pub use setup::HELPER_ARG;
 
-use self::cgroup::{CgroupFeatures, CgroupHost, JobCgroup};
+use self::cgroup::JobCgroup;
+use self::cgroup_host::{CgroupFeatures, CgroupHost};
 use self::control::NativeControl;
 use self::probe::Isolation;
 use self::setup::{HelperSetup, Mode, SandboxSetup, SETUP_ENV, STUDENT_ID};
@@ -71,6 +77,9 @@ impl NativeBackend {
             .canonicalize()
             .map_err(|e| SandboxError::Unsupported(format!("no runner binary at {}: {e}", runner.display())))?;
 
+        for p in config.ro_binds.iter().filter(|p| !plain_absolute(p)) {
+            tracing::warn!(path = %p.display(), "ignoring a read-only bind that is not an absolute path without `..`");
+        }
         let cleanup_timeout = Duration::from_millis(config.cleanup_timeout_ms);
         let (cgroups, cgroup_note) = match CgroupHost::probe(&config.cgroup_parent) {
             Ok(host) => {
@@ -81,7 +90,7 @@ impl NativeBackend {
         };
         let features = cgroups.as_ref().map(CgroupHost::features).unwrap_or(CgroupFeatures::default());
         let root = nix::unistd::geteuid().is_root();
-        let student = root.then(|| setup::student_host_id(config.host_uid_base, 0));
+        let student = root.then(|| idmap::student_host_id(config.host_uid_base, 0));
         let timeout = Duration::from_millis(config.ready_timeout_ms);
         let report = probe::run_probe(&helper_exe, student, timeout).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "the namespace probe failed");
@@ -129,7 +138,7 @@ impl NativeBackend {
 
     /// The host uid that a job's student user is, for logs and checks.
     pub fn student_host_uid(&self, job: u64) -> Option<u32> {
-        self.separate_uid().then(|| setup::student_host_id(self.config.host_uid_base, job))
+        self.separate_uid().then(|| idmap::student_host_id(self.config.host_uid_base, job))
     }
 
     fn separate_uid(&self) -> bool {

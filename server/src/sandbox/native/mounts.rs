@@ -24,7 +24,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use nix::unistd;
 
-use super::helper::{Step, StepError};
+use super::step::{Step, StepError};
 use super::setup::{SandboxSetup, HOSTNAME, RUNNER_IN_SANDBOX, STUDENT_ID};
 
 /// The host directory the staging tmpfs is mounted on.

@@ -19,9 +19,12 @@ use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{self, ForkResult, Pid};
 use serde::{Deserialize, Serialize};
 
-use super::cgroup::CgroupFeatures;
-use super::helper::{self, Step, StepError};
-use super::setup::{HelperSetup, IdMaps, Mode, HELPER_ARG, SETUP_ENV};
+use super::cgroup_host::CgroupFeatures;
+use super::handshake;
+use super::helper;
+use super::idmap::{self, IdMaps};
+use super::setup::{HelperSetup, Mode, HELPER_ARG, SETUP_ENV};
+use super::step::{Step, StepError};
 
 const USER_NS: &str = "userNamespace";
 const MOUNT_NS: &str = "mountNamespace";
@@ -182,25 +185,25 @@ pub fn probe_parent(
     report_w: OwnedFd,
 ) -> Result<i32, StepError> {
     let mut report = ProbeReport::default();
-    let user = helper::read_status(from_child).map_err(|e| e.line());
+    let user = handshake::read_status(from_child).map_err(|e| e.line());
     let mut go = user.is_ok();
     report.record(USER_NS, user);
     if go {
         let (uid, gid) = (unistd::geteuid().as_raw(), unistd::getegid().as_raw());
-        let proc = helper::open_proc()?;
+        let proc = idmap::open_proc()?;
         let separate = match student_host_id {
-            Some(id) => helper::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, Some((id, id)))).map_err(|e| e.line()),
+            Some(id) => idmap::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, Some((id, id)))).map_err(|e| e.line()),
             None => Err("the server is not root".to_string()),
         };
         if separate.is_err() {
-            let single = helper::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, None)).map_err(|e| e.line());
+            let single = idmap::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, None)).map_err(|e| e.line());
             go = single.is_ok();
             report.record(ID_MAP, single);
         }
         report.record(SEPARATE_UID, separate);
     }
-    helper::send_go(to_child, go);
-    helper::wait_for(child);
+    handshake::send_go(to_child, go);
+    handshake::wait_for(child);
     drop(report_w);
     let mut text = String::new();
     std::fs::File::from(report_r).read_to_string(&mut text).step("read the probe report")?;
@@ -215,8 +218,8 @@ pub fn probe_parent(
 pub fn probe_child(to_parent: OwnedFd, from_parent: OwnedFd, report: OwnedFd) -> i32 {
     let user = unshare(CloneFlags::CLONE_NEWUSER).step("create a user namespace");
     let ok = user.is_ok();
-    helper::send_status(to_parent, &user);
-    if !ok || !helper::wait_for_go(from_parent) {
+    handshake::send_status(to_parent, &user);
+    if !ok || !handshake::wait_for_go(from_parent) {
         return 1;
     }
     let namespaces = [
@@ -236,7 +239,7 @@ pub fn probe_child(to_parent: OwnedFd, from_parent: OwnedFd, report: OwnedFd) ->
             // SAFETY: no atexit handler of P may run here.
             unsafe { libc::_exit(0) }
         }
-        Ok(ForkResult::Parent { child }) => helper::wait_for(child),
+        Ok(ForkResult::Parent { child }) => handshake::wait_for(child),
         Err(e) => {
             write_line(&report, PROC, Err(StepError::new("fork", e)));
             1
@@ -248,7 +251,7 @@ pub fn probe_child(to_parent: OwnedFd, from_parent: OwnedFd, report: OwnedFd) ->
 fn probe_inside(report: &OwnedFd) {
     use nix::mount::{mount, MsFlags};
     let none = None::<&str>;
-    let _ = helper::die_with_parent();
+    let _ = handshake::die_with_parent();
     let private = mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).step("make / private");
     let tmpfs = private.and_then(|()| {
         mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::MS_NOSUID, Some("size=64k")).step("mount a tmpfs")

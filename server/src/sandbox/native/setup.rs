@@ -70,63 +70,9 @@ pub struct SandboxSetup {
     pub student_host_ids: Option<(u32, u32)>,
 }
 
-/// The contents of `/proc/PID/{uid_map,gid_map,setgroups}` for a sandbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdMaps {
-    pub uid_map: String,
-    pub gid_map: String,
-    /// Whether `setgroups` must be set to `deny` before `gid_map` is
-    /// written: the kernel demands it when the writer is not privileged.
-    pub deny_setgroups: bool,
-}
-
-impl IdMaps {
-    /// Sandbox root is the server's own uid and gid; the student id maps to
-    /// `student` when given, which only a root server may write.
-    pub fn new(own_uid: u32, own_gid: u32, student: Option<(u32, u32)>) -> IdMaps {
-        let line = |inner: u32, outer: u32| format!("{inner} {outer} 1\n");
-        let mut uid_map = line(0, own_uid);
-        let mut gid_map = line(0, own_gid);
-        if let Some((uid, gid)) = student {
-            uid_map += &line(STUDENT_ID, uid);
-            gid_map += &line(STUDENT_ID, gid);
-        }
-        IdMaps { uid_map, gid_map, deny_setgroups: own_uid != 0 }
-    }
-}
-
-/// The host uid (and gid) of a job's student user: one of 10,000 ids from
-/// `base`, so that sandboxes running at once have distinct host ids.
-pub fn student_host_id(base: u32, job: u64) -> u32 {
-    base.saturating_add((job % 10_000) as u32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn root_server_maps_root_and_student() {
-        let m = IdMaps::new(0, 0, Some((200_007, 200_007)));
-        assert_eq!(m.uid_map, "0 0 1\n1000 200007 1\n");
-        assert_eq!(m.gid_map, "0 0 1\n1000 200007 1\n");
-        assert!(!m.deny_setgroups);
-    }
-
-    #[test]
-    fn unprivileged_server_maps_only_itself_and_denies_setgroups() {
-        let m = IdMaps::new(1001, 1002, None);
-        assert_eq!(m.uid_map, "0 1001 1\n");
-        assert_eq!(m.gid_map, "0 1002 1\n");
-        assert!(m.deny_setgroups);
-    }
-
-    #[test]
-    fn student_host_ids_wrap_every_ten_thousand_jobs() {
-        assert_eq!(student_host_id(200_000, 7), 200_007);
-        assert_eq!(student_host_id(200_000, 10_007), 200_007);
-        assert_eq!(student_host_id(u32::MAX, 1), u32::MAX);
-    }
 
     #[test]
     fn setup_round_trips_through_json() {
