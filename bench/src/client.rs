@@ -47,6 +47,21 @@ impl JobTrace {
     pub fn reached(&self, state: JobState) -> Option<Duration> {
         self.states.iter().find(|(s, _)| *s == state).map(|(_, at)| *at)
     }
+
+    /// The run as one line: status arrivals, the server's stage times, the
+    /// total, for `--trace`.
+    pub fn timeline(&self) -> String {
+        let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1000.0);
+        let mut line: Vec<String> = self.states.iter().map(|(s, at)| format!("{s:?} at {} ms", ms(*at))).collect();
+        line.extend(self.result.stages.iter().map(|s| format!("{:?} stage {} ms", s.name, s.wall_time_ms)));
+        line.push(format!(
+            "queuedMs {}, wallTimeMs {}, response at {} ms",
+            self.result.queued_ms,
+            self.result.wall_time_ms,
+            ms(self.elapsed)
+        ));
+        line.join(", ")
+    }
 }
 
 /// A `run` the server refused with a JSON-RPC error (for example `-32005`
@@ -154,6 +169,13 @@ impl Session {
                 .await
                 .context("the server sent nothing for 60 s")?;
             let (at, wall) = (Instant::now(), SystemTime::now());
+            if std::env::var_os("QUICKACK").is_some() {
+                if let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() {
+                    use std::os::fd::AsRawFd;
+                    let one: libc::c_int = 1;
+                    unsafe { libc::setsockopt(tcp.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_QUICKACK, &one as *const _ as *const libc::c_void, 4) };
+                }
+            }
             match frame {
                 Some(Ok(tungstenite::Message::Text(text))) => return Ok((text.to_string(), at, wall)),
                 Some(Ok(tungstenite::Message::Close(frame))) => bail!("the server closed the connection: {frame:?}"),

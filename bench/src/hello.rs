@@ -70,7 +70,7 @@ async fn measure_one(
         let job = session.run(&params).await?;
         check(&job)?;
         if trace {
-            eprintln!("  {}", timeline(&job));
+            eprintln!("  {}", job.timeline());
         }
         let host = scratch.run(program).await?;
         let printed: String = host.stdout.iter().map(|(_, t)| t.as_str()).collect();
@@ -112,14 +112,6 @@ fn check(trace: &JobTrace) -> Result<()> {
         bail!("coderun's hello world went wrong: {:?}, stdout {printed:?}", trace.result);
     }
     Ok(())
-}
-
-/// One run as a line: status arrivals, the server's stage times, the total.
-fn timeline(t: &JobTrace) -> String {
-    let mut line: Vec<String> = t.states.iter().map(|(s, at)| format!("{s:?} at {} ms", ms(*at))).collect();
-    line.extend(t.result.stages.iter().map(|s| format!("{:?} stage {} ms", s.name, s.wall_time_ms)));
-    line.push(format!("job wallTimeMs {}, response at {} ms", t.result.wall_time_ms, ms(t.elapsed)));
-    line.join(", ")
 }
 
 /// The section of the report, and its targets.

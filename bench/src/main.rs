@@ -58,7 +58,7 @@ struct Args {
     /// Where the server's log goes (default: coderun-bench-server.log in the temp directory).
     #[arg(long)]
     server_log: Option<PathBuf>,
-    /// Print each hello-world run's timeline to stderr.
+    /// Print each job's timeline (status arrivals, stage times) to stderr.
     #[arg(long)]
     trace: bool,
     /// An extra argument for `coderun serve`; repeatable.
@@ -120,7 +120,7 @@ async fn main() -> Result<()> {
     let first = first_output::measure(&mut session, &scratch, args.runs).await?;
     session.close().await;
     let duration = Duration::from_secs(args.duration);
-    let levels = throughput::measure(&server.ws_url(), &scratch, &args.clients, duration).await?;
+    let levels = throughput::measure(&server.ws_url(), &scratch, &args.clients, duration, args.trace).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     memory.after_run = Some(server.rss_bytes()?);
     drop(server);

@@ -45,33 +45,37 @@ pub struct Level {
 }
 
 /// Measures each level for `duration`, coderun first, then the baseline.
-pub async fn measure(url: &str, scratch: &Scratch, levels: &[usize], duration: Duration) -> Result<Vec<Level>> {
+/// With `trace`, every coderun job's timeline goes to stderr.
+pub async fn measure(url: &str, scratch: &Scratch, levels: &[usize], duration: Duration, trace: bool) -> Result<Vec<Level>> {
     let mut out = Vec::new();
     for &clients in levels {
         eprintln!("throughput: {clients} clients, {duration:?} over coderun, then as long on the host");
-        let coderun = over_coderun(url, clients, duration).await?;
+        let coderun = over_coderun(url, clients, duration, trace).await?;
         let bare = on_host(scratch, clients, duration).await?;
         out.push(Level { clients, coderun, bare });
     }
     Ok(out)
 }
 
-async fn over_coderun(url: &str, clients: usize, duration: Duration) -> Result<Side> {
+async fn over_coderun(url: &str, clients: usize, duration: Duration, trace: bool) -> Result<Side> {
     let sessions = try_join_all((0..clients).map(|_| Session::open(url))).await?;
     let params = programs::trivial().run_params();
     let started = Instant::now();
     let deadline = started + duration;
-    let loops = sessions.into_iter().map(|(mut session, _)| {
+    let loops = sessions.into_iter().enumerate().map(|(client, (mut session, _))| {
         let params = &params;
         async move {
             let (mut latencies, mut refused, mut failed) = (Vec::new(), 0, 0);
             while Instant::now() < deadline {
                 match session.run(params).await {
-                    Ok(trace) => {
-                        if trace.result.status != RunStatus::Exited || trace.result.exit_code != Some(0) {
+                    Ok(job) => {
+                        if trace {
+                            eprintln!("  client {client}: {}", job.timeline());
+                        }
+                        if job.result.status != RunStatus::Exited || job.result.exit_code != Some(0) {
                             failed += 1;
                         }
-                        latencies.push(trace.elapsed);
+                        latencies.push(job.elapsed);
                     }
                     Err(e) if e.is::<Refused>() => {
                         refused += 1;

@@ -55,6 +55,16 @@ impl Bystander {
 /// `started`. Returns the hostile job's run (its early notifications
 /// included). Fails if either innocent job is disturbed.
 pub async fn contain(server: &Server, hostile: Value) -> Result<JobRun> {
+    contain_with(server, hostile, async { Ok(()) }).await
+}
+
+/// [`contain`], with a check of the test's own (`during`) run once the
+/// hostile program has printed `started`, while it runs.
+pub async fn contain_with(
+    server: &Server,
+    hostile: Value,
+    during: impl std::future::Future<Output = Result<()>>,
+) -> Result<JobRun> {
     let bystander = Bystander::start(server).await?;
     let mut attacker = Client::ready(server).await?;
     let mut neighbour = Client::ready(server).await?;
@@ -72,9 +82,10 @@ pub async fn contain(server: &Server, hostile: Value) -> Result<JobRun> {
         );
         Ok(())
     };
-    let (hostile_run, neighbour_result) = tokio::join!(attacker.collect(&id), neighbour_job);
+    let (hostile_run, neighbour_result, during_result) = tokio::join!(attacker.collect(&id), neighbour_job, during);
     let mut run = hostile_run?;
     neighbour_result?;
+    during_result?;
     bystander.finish().await?;
     run.prepend(early);
     println!("the hostile job:\n{}", run.summary());

@@ -93,7 +93,7 @@ async fn http_one_shot_errors_are_json_rpc_errors() -> anyhow::Result<()> {
     assert_eq!(answer["id"], json!(2));
 
     let cases = [
-        (json!({"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": {"protocolVersion": "1"}}), -32601),
+        (json!({"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": {"protocolVersion": "1"}}), -32600),
         (json!({"jsonrpc": "2.0", "method": "run", "params": {}}), -32600),
         (json!([{"jsonrpc": "2.0", "id": 4, "method": "run", "params": {}}]), -32600),
         (json!({"jsonrpc": "2.0", "id": 5, "method": "run",
@@ -154,7 +154,8 @@ async fn http_one_shot_needs_the_bearer_token() -> anyhow::Result<()> {
 
 /// spec/README.md#31-origin: a WebSocket upgrade from a foreign `Origin` is
 /// refused with HTTP 403; the server's own origin (by address or as
-/// localhost) and no `Origin` at all are accepted.
+/// localhost, compared case-insensitively) and no `Origin` at all are
+/// accepted.
 #[tokio::test]
 async fn foreign_origin_is_refused_and_own_origin_accepted() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
@@ -166,7 +167,8 @@ async fn foreign_origin_is_refused_and_own_origin_accepted() -> anyhow::Result<(
     }
     let own = server.origin();
     let localhost = format!("http://localhost:{}", server.addr.port());
-    for origin in [own.as_str(), localhost.as_str()] {
+    let shouting = format!("HTTP://LOCALHOST:{}", server.addr.port());
+    for origin in [own.as_str(), localhost.as_str(), shouting.as_str()] {
         let mut client = Client::connect_with(&server, &[("Origin", origin)]).await?;
         client.initialize().await?;
     }
@@ -186,5 +188,34 @@ async fn allowed_origin_is_accepted() -> anyhow::Result<()> {
         Ok(_) => panic!("an origin that was not allowed was accepted"),
         Err(e) => assert_eq!(refusal_status(&e), Some(403), "{e}"),
     }
+    Ok(())
+}
+
+/// spec/README.md#51-post-rpc: a caller that hangs up before the answer
+/// cancels its job: the program's processes go away.
+#[tokio::test]
+async fn http_one_shot_caller_hanging_up_cancels_the_job() -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start_default().await?;
+    let marker = coderun_tests::host::Marker::new();
+    let params = coderun_tests::programs::with(
+        coderun_tests::programs::sleeper(&marker, 50),
+        "limits",
+        json!({"wallTimeMs": 60000}),
+    );
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "run", "params": params}).to_string();
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await?;
+    let head = format!(
+        "POST /rpc HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        server.addr,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    let marker_text = marker.text().to_owned();
+    coderun_tests::host::wait_until_process_with(&marker_text, std::time::Duration::from_secs(20)).await?;
+    drop(stream);
+    coderun_tests::host::wait_until_no_process_with(&marker_text, std::time::Duration::from_secs(15)).await?;
+    assert_eq!(get(&server, "/healthz").await?.status, 200);
     Ok(())
 }

@@ -382,3 +382,40 @@ async fn output_limit_cuts_at_exactly_output_bytes() -> anyhow::Result<()> {
     assert_eq!(run.stdout().len() + run.stderr().len(), 5000, "{}", run.summary());
     Ok(())
 }
+
+/// spec/README.md#25-ordering: a queued job is told its position, and told
+/// again when it changes.
+#[tokio::test]
+async fn queue_positions_are_updated_as_the_queue_moves() -> anyhow::Result<()> {
+    let server = Server::start(coderun_tests::ServerOptions::default().run_slots(1).queue_length(4)).await?;
+    let mut client = Client::ready(&server).await?;
+    let (ma, mb) = (Marker::new(), Marker::new());
+    let long = json!({"wallTimeMs": 60000});
+    let a = client.start_run(with(sleeper(&ma, 50), "limits", long.clone())).await?;
+    client.wait_for_output(&a, "started").await?;
+    let b = client.start_run(with(sleeper(&mb, 50), "limits", long)).await?;
+    let seen_b = client.wait_for_state(&b, "queued").await?;
+    assert_eq!(seen_b.last().unwrap()["params"]["position"], json!(1));
+    let c = client.start_run(python("print('c ran')")).await?;
+    let seen_c = client.wait_for_state(&c, "queued").await?;
+    assert_eq!(seen_c.last().unwrap()["params"]["position"], json!(2));
+    // B leaves the queue: C moves up to 1, then runs once A is cancelled.
+    client.notify("$/cancelRequest", json!({"id": b})).await?;
+    let update = client
+        .take(|m| m["method"] == "job/status" && m["params"]["job"] == c, "C's next status")
+        .await?;
+    assert_eq!(update["params"], json!({"job": c, "state": "queued", "position": 1}), "{update}");
+    assert_eq!(client.collect(&b).await?.status(), "cancelled");
+    client.notify("$/cancelRequest", json!({"id": a})).await?;
+    assert_eq!(client.collect(&a).await?.status(), "cancelled");
+    let mut run_c = client.collect(&c).await?;
+    let mut early = seen_c;
+    early.push(update);
+    run_c.prepend(early);
+    run_c.assert_exited_ok();
+    assert_eq!(run_c.stdout(), "c ran\n");
+    let states = run_c.states();
+    assert_eq!(states.first().map(String::as_str), Some("queued"), "{states:?}");
+    assert_eq!(states.last().map(String::as_str), Some("running"), "{states:?}");
+    Ok(())
+}

@@ -42,7 +42,6 @@ async fn run_with_wrong_param_types_names_the_field() -> anyhow::Result<()> {
         (json!({"language": "python", "files": file, "entry": "missing.py"}), "entry"),
         (json!({"language": "python", "files": file, "limits": {"wallTimeMs": 0}}), "wallTimeMs"),
         (json!({"language": "python", "files": file, "limits": {"openFiles": 1.5}}), "openFiles"),
-        (json!({"language": "python", "files": [{"path": "main.py", "content": "!!!", "encoding": "base64"}]}), "content"),
         (json!([]), "params"),
     ];
     let mut problems = Vec::new();
@@ -196,9 +195,10 @@ async fn errors_follow_the_spec_order_of_checks() -> anyhow::Result<()> {
     let cases = [
         (json!({"language": "cobol", "files": "x"}), -32602),
         (json!({"language": "cobol", "files": bad_file}), -32003),
-        (json!({"language": "python", "files": bad_file, "limits": {"wallTimeMs": 999999999}}), -32006),
+        (json!({"language": "python", "files": bad_file, "limits": {"wallTimeMs": 999999999}}), -32004),
         (json!({"language": "python", "files": bad_file, "entry": "nope.py"}), -32006),
-        (json!({"language": "python", "files": [{"path": "main.py", "content": ""}], "entry": "nope.py", "limits": {"wallTimeMs": 999999999}}), -32602),
+        (json!({"language": "python", "files": [{"path": "main.py", "content": ""}], "entry": "nope.py", "limits": {"wallTimeMs": 999999999}}), -32004),
+        (json!({"language": "python", "files": [{"path": "main.py", "content": "!!!", "encoding": "base64"}]}), -32006),
     ];
     let mut problems = Vec::new();
     for (params, code) in cases {
@@ -208,13 +208,13 @@ async fn errors_follow_the_spec_order_of_checks() -> anyhow::Result<()> {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    // With the connection's one job in flight, a run over a maximum is
-    // -32004, not -32007.
+    // With the connection's one job in flight, the job count is checked
+    // before the params: a run over a maximum is -32007, not -32004.
     let marker = Marker::new();
     let first = client.start_run(with(sleeper(&marker, 50), "limits", json!({"wallTimeMs": 60000}))).await?;
     client.wait_for_output(&first, "started").await?;
     let response = client.call("run", with(python(""), "limits", json!({"wallTimeMs": 999999999}))).await?;
-    expect_error(&response, -32004);
+    expect_error(&response, -32007);
     let response = client.call("run", python("")).await?;
     expect_error(&response, -32007);
     client.notify("$/cancelRequest", json!({"id": first})).await?;

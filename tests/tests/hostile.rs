@@ -16,7 +16,7 @@ use std::{
 };
 
 use coderun_tests::{
-    contain::{assert_not_refused, bash_guard, contain, with_args_and_limits, PYTHON_DISK_GUARD},
+    contain::{assert_not_refused, bash_guard, contain, contain_with, with_args_and_limits, PYTHON_DISK_GUARD},
     host::{cgroups_under, wait_until_process_with, Marker, Snapshot},
     http::get,
     programs::{bash, python, sleeper},
@@ -99,16 +99,19 @@ async fn leftover_checks_see_a_running_job() -> anyhow::Result<()> {
     scene.assert_clean_after().await
 }
 
-/// A fork bomb ends within its wall time, and neither the bystander nor a
-/// new job notices it.
+/// A fork bomb rages until the wall time ends it, and neither the bystander
+/// nor a new job notices it. (The first process keeps the stage alive with
+/// a loop of builtins, which needs no fork; otherwise the stage would end,
+/// bomb and all, the moment the script did.)
 #[tokio::test]
 async fn fork_bomb_is_contained() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
-    let code = format!("{}:(){{ :|:& }};:\n", bash_guard(&scene.server));
+    let code = format!("{}:(){{ :|:& }};:\nwhile :; do :; done\n", bash_guard(&scene.server));
     let params = with_args_and_limits(bash(&code), &[scene.marker.text()], json!({"wallTimeMs": 5000}));
     let run = contain(&scene.server, params).await?;
     assert_not_refused(&run);
-    assert_ne!(run.status(), "cancelled", "{}", run.summary());
+    let status = run.status();
+    assert!(["timeout", "cpuTime", "memory"].contains(&status), "the bomb ended with {status}:\n{}", run.summary());
     scene.assert_clean_after().await
 }
 
@@ -147,16 +150,31 @@ async fn sleep_past_wall_time_ends_with_timeout() -> anyhow::Result<()> {
     scene.assert_clean_after().await
 }
 
-/// A daemon that leaves its session and outlives its parent is killed when
-/// the job ends; the job itself ends when its first process does.
+/// Daemons that leave their session (one by `setsid`, one by the classic
+/// double fork) and outlive their parent are killed when the job ends; the
+/// job itself ends when its first process does.
 #[tokio::test]
 async fn daemon_that_leaves_its_session_is_killed() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
     let sleep = scene.marker.sleep_args(3600);
     let code = format!(
-        "echo started\nsetsid sleep {sleep} </dev/null >/dev/null 2>&1 &\npython3 -c '{DOUBLE_FORK}' {sleep} </dev/null >/dev/null 2>&1\nsleep 0.5\necho parent done\n"
+        "echo started\nsetsid sleep {sleep} </dev/null >/dev/null 2>&1 &\npython3 -c '{DOUBLE_FORK}' {sleep} </dev/null >/dev/null 2>&1\nsleep 3\necho parent done\n"
     );
-    let run = contain(&scene.server, with_args_and_limits(bash(&code), &[], json!({"wallTimeMs": 30000}))).await?;
+    // Both daemons really run while the parent does.
+    let marker = scene.marker.text().to_owned();
+    let both_up = async move {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = coderun_tests::host::processes_with(&marker);
+            if found.len() >= 2 {
+                return Ok(());
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "the daemons never ran: {found:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let params = with_args_and_limits(bash(&code), &[], json!({"wallTimeMs": 30000}));
+    let run = contain_with(&scene.server, params, both_up).await?;
     run.assert_exited_ok();
     assert!(run.stdout().contains("parent done"), "{}", run.summary());
     scene.assert_clean_after().await

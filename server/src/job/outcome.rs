@@ -72,6 +72,10 @@ impl StageOutcome {
             Some(KillReason::CpuTime) => Status::CpuTime,
             Some(KillReason::OutputLimit) => Status::OutputLimit,
             Some(KillReason::Host) => Status::Cancelled,
+            // The program may have exited before the runner read the bytes
+            // past the limit: its output was still cut, and that is what
+            // the student needs to know.
+            None if report.output_truncated => Status::OutputLimit,
             None if oom_killed => Status::Memory,
             None if signal == Some(Signal::SIGXCPU) => Status::CpuTime,
             None if signal == Some(Signal::SIGKILL) && cpu_time >= cpu_limit => Status::CpuTime,
@@ -167,6 +171,13 @@ mod tests {
         assert_eq!(classify(&report(None, Some(9), Some(KillReason::WallTime)), true), Status::Timeout);
         assert_eq!(classify(&report(None, Some(9), Some(KillReason::OutputLimit)), false), Status::OutputLimit);
         assert_eq!(classify(&report(None, Some(9), Some(KillReason::Host)), false), Status::Cancelled);
+    }
+
+    #[test]
+    fn cut_output_is_an_output_limit_even_when_the_program_exited_first() {
+        let mut r = report(Some(0), None, None);
+        r.output_truncated = true;
+        assert_eq!(classify(&r, false), Status::OutputLimit);
     }
 
     #[test]
