@@ -169,13 +169,6 @@ impl Session {
                 .await
                 .context("the server sent nothing for 60 s")?;
             let (at, wall) = (Instant::now(), SystemTime::now());
-            if std::env::var_os("QUICKACK").is_some() {
-                if let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() {
-                    use std::os::fd::AsRawFd;
-                    let one: libc::c_int = 1;
-                    unsafe { libc::setsockopt(tcp.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_QUICKACK, &one as *const _ as *const libc::c_void, 4) };
-                }
-            }
             match frame {
                 Some(Ok(tungstenite::Message::Text(text))) => return Ok((text.to_string(), at, wall)),
                 Some(Ok(tungstenite::Message::Close(frame))) => bail!("the server closed the connection: {frame:?}"),

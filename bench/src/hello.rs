@@ -37,6 +37,12 @@ pub struct HelloResult {
     pub to_starting: Summary,
     /// `run` sent to the first `building` or `running`.
     pub to_first_stage: Summary,
+    /// The job's `wallTimeMs` minus its stages' `wallTimeMs`: starting the
+    /// sandbox, writing the files, and what the server does between stages.
+    pub outside_stages: Summary,
+    /// The client's total minus the job's `queuedMs` and `wallTimeMs`:
+    /// the protocol, the transport, and admission.
+    pub outside_job: Summary,
     /// The server's `wallTimeMs` of the build stage, of the run stage, and
     /// of the whole job.
     pub build_stage: Summary,
@@ -102,6 +108,21 @@ async fn measure_one(
         build_stage: stage(StageName::Build),
         run_stage: stage(StageName::Run),
         job_wall: Summary::new(traces.iter().map(|t| Duration::from_millis(t.result.wall_time_ms)).collect()),
+        outside_stages: Summary::new(
+            traces
+                .iter()
+                .map(|t| {
+                    let stages: u64 = t.result.stages.iter().map(|s| s.wall_time_ms).sum();
+                    Duration::from_millis(t.result.wall_time_ms.saturating_sub(stages))
+                })
+                .collect(),
+        ),
+        outside_job: Summary::new(
+            traces
+                .iter()
+                .map(|t| t.elapsed.saturating_sub(Duration::from_millis(t.result.queued_ms + t.result.wall_time_ms)))
+                .collect(),
+        ),
     })
 }
 
@@ -154,8 +175,11 @@ pub fn section(results: &[HelloResult], runs: usize) -> (String, Vec<Target>) {
     out += "\nBaseline commands (the catalog's): ";
     out += &results.iter().map(|r| format!("`{}`", r.host_command)).collect::<Vec<_>>().join("; ");
     out += ".\n\n### Where coderun's time goes (p50 of the same runs, ms)\n\n\
-            Client-side arrivals of `job/status` after sending `run`, and the server's own \
-            `wallTimeMs` for each stage and for the job (from leaving the queue to its end).\n\n";
+            Arrivals at the client of `job/status` after sending `run`; the server's own \
+            `wallTimeMs` of each stage and of the job (from leaving the queue to its end, whole \
+            milliseconds); the job minus its stages (sandbox start, files, between stages); and \
+            the client's total minus the job's `queuedMs` and `wallTimeMs` (protocol and \
+            transport). Each column is its own p50, so they need not add up.\n\n";
     let mut breakdown = Table::new(&[
         "program",
         "→ `starting`",
@@ -163,6 +187,8 @@ pub fn section(results: &[HelloResult], runs: usize) -> (String, Vec<Target>) {
         "build stage",
         "run stage",
         "job `wallTimeMs`",
+        "job − stages",
+        "total − job",
         "→ response",
     ]);
     for r in results {
@@ -174,6 +200,8 @@ pub fn section(results: &[HelloResult], runs: usize) -> (String, Vec<Target>) {
             stage(&r.build_stage),
             stage(&r.run_stage),
             ms(r.job_wall.p50()),
+            ms(r.outside_stages.p50()),
+            ms(r.outside_job.p50()),
             ms(r.coderun.p50()),
         ]);
     }

@@ -40,6 +40,11 @@ impl Summary {
         self.percentile(99.0)
     }
 
+    /// How many samples are above `limit`.
+    pub fn count_over(&self, limit: Duration) -> usize {
+        self.sorted.len() - self.sorted.partition_point(|d| *d <= limit)
+    }
+
     pub fn max(&self) -> Duration {
         self.sorted.last().copied().unwrap_or_default()
     }
@@ -90,6 +95,7 @@ mod tests {
         let hundred = millis(&(1..=100).collect::<Vec<_>>());
         assert_eq!(hundred.p50(), Duration::from_millis(50));
         assert_eq!(hundred.p99(), Duration::from_millis(99));
+        assert_eq!(hundred.count_over(Duration::from_millis(90)), 10);
     }
 
     #[test]
