@@ -31,6 +31,7 @@ pub struct Config {
     pub connection: ConnectionConfig,
     pub files: FilesConfig,
     pub native: NativeConfig,
+    pub pool: PoolConfig,
     /// How long running jobs may go on after a shutdown signal before they
     /// are cancelled, in milliseconds.
     pub shutdown_grace_ms: u64,
@@ -89,11 +90,34 @@ pub struct ConnectionConfig {
     pub idle_timeout_ms: u64,
     /// How long a send to a client may block before the client is dropped, in ms.
     pub send_timeout_ms: u64,
+    /// Read and write buffer of each WebSocket, in bytes. Every idle
+    /// connection holds this much (tungstenite's default is 128 KiB); a
+    /// larger message still arrives whole, the buffer only grows for it.
+    pub socket_buffer_bytes: usize,
     /// Messages queued from jobs to one connection before the jobs wait.
     pub outbound_capacity: usize,
     /// Bytes of `job/stdin` queued for one job and not yet taken by it;
     /// text past this is dropped (and logged), never waited for.
     pub stdin_buffer_bytes: usize,
+}
+
+/// The warm pool of started, idle sandboxes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Idle sandboxes kept per set of language mounts (most languages share
+    /// one set); 0 turns the pool off and every job starts its own.
+    pub per_key: usize,
+    /// Idle sandboxes kept in all.
+    pub max_total: usize,
+    /// An idle sandbox older than this is replaced, in ms.
+    pub idle_expiry_ms: u64,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { per_key: 2, max_total: 8, idle_expiry_ms: 300_000 }
+    }
 }
 
 /// Limits on the files of one job.
@@ -164,6 +188,7 @@ impl Default for Config {
             connection: ConnectionConfig::default(),
             files: FilesConfig::default(),
             native: NativeConfig::default(),
+            pool: PoolConfig::default(),
             shutdown_grace_ms: 10_000,
             files_timeout_ms: 10_000,
             runner_grace_ms: 5_000,
@@ -219,6 +244,7 @@ impl Default for ConnectionConfig {
             max_message_bytes: MIB as usize,
             idle_timeout_ms: 600_000,
             send_timeout_ms: 10_000,
+            socket_buffer_bytes: 8 * 1024,
             outbound_capacity: 256,
             stdin_buffer_bytes: 1024 * 1024,
         }

@@ -26,6 +26,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/rpc", get(upgrade).post(oneshot::handle))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
         .route("/", get(index))
         .with_state(state)
 }
@@ -78,7 +79,12 @@ async fn upgrade(
     let max = state.config.connection.max_message_bytes;
     let tracker = state.sessions.clone();
     let span = tracing::info_span!("conn", %peer);
-    ws.max_message_size(max).max_frame_size(max).on_upgrade(move |socket| {
+    let buffer = state.config.connection.socket_buffer_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(buffer)
+        .write_buffer_size(buffer)
+        .on_upgrade(move |socket| {
         tracker.track_future(
             async move {
                 let _permit = permit;
@@ -89,6 +95,18 @@ async fn upgrade(
             .instrument(span),
         )
     })
+}
+
+/// Load and pool figures as JSON, for operators and tests.
+async fn metrics(State(state): State<Arc<AppState>>) -> axum::Json<serde_json::Value> {
+    let (running, queued) = state.scheduler.load();
+    let pool = state.jobs.pool.stats();
+    let open = state.config.connection.max_connections - state.connections.available_permits();
+    axum::Json(serde_json::json!({
+        "connections": open,
+        "jobs": { "running": running, "queued": queued },
+        "pool": { "idle": pool.idle, "hits": pool.hits, "misses": pool.misses, "started": pool.started, "failed": pool.failed },
+    }))
 }
 
 async fn index() -> Html<&'static str> {

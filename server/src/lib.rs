@@ -28,7 +28,7 @@ use crate::{
     catalog::Catalog,
     config::{Config, SandboxKind},
     job::driver::JobContext,
-    sandbox::{native::NativeBackend, Backend, SandboxError},
+    sandbox::{native::NativeBackend, Backend, HostLimits, PoolSettings, SandboxError, WarmPool},
     state::AppState,
 };
 
@@ -57,8 +57,25 @@ pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartErro
     features.extend(backend.features());
     tracing::info!(sandbox = backend.name(), features = ?features, "sandbox backend ready");
     let catalog = Catalog::detect(defs).await;
+    let mut warm_keys: Vec<Vec<sandbox::BindMount>> = Vec::new();
+    for language in catalog.iter() {
+        if !warm_keys.contains(&language.mounts) {
+            warm_keys.push(language.mounts.clone());
+        }
+    }
+    let settings = PoolSettings {
+        per_key: config.pool.per_key,
+        max_total: config.pool.max_total,
+        idle_expiry: Duration::from_millis(config.pool.idle_expiry_ms),
+        limits: HostLimits {
+            memory_bytes: config.limits.defaults.memory_bytes,
+            processes: config.limits.defaults.processes,
+        },
+    };
+    let ids = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let pool = WarmPool::new(backend, settings, ids, warm_keys);
     let jobs = JobContext {
-        backend,
+        pool,
         stage_user,
         files_timeout: Duration::from_millis(config.files_timeout_ms),
         runner_grace: Duration::from_millis(config.runner_grace_ms),
@@ -91,6 +108,14 @@ pub async fn serve(
             }
         });
     };
+    use axum::serve::ListenerExt;
+    // Output notifications are small frames that must leave at once; Nagle's
+    // algorithm would hold each behind the client's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(stopped)
         .await?;
@@ -100,5 +125,6 @@ pub async fn serve(
         tracing::warn!("sessions did not end in time; exiting anyway");
     }
     state.shutdown.cancel_jobs.cancel();
+    state.jobs.pool.shutdown();
     Ok(())
 }

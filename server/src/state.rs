@@ -1,10 +1,7 @@
 //! What every connection shares: configuration, catalog, scheduler, the
 //! sandbox backend, the connection cap and the shutdown signals.
 
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Arc,
-};
+use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -26,7 +23,6 @@ pub struct AppState {
     pub features: Vec<String>,
     /// Origins allowed to open `/rpc` from a browser.
     pub allowed_origins: Vec<String>,
-    next_job: AtomicU64,
 }
 
 /// The two phases of a graceful shutdown.
@@ -57,12 +53,13 @@ impl AppState {
             sessions: TaskTracker::new(),
             features,
             allowed_origins,
-            next_job: AtomicU64::new(1),
         })
     }
 
     /// A new job id, never reused while this server runs.
+    /// Shared with the sandboxes, so that a job and the sandbox started for
+    /// it may have the same number in the logs.
     pub fn next_job_id(&self) -> u64 {
-        self.next_job.fetch_add(1, Ordering::Relaxed)
+        self.jobs.pool.next_id()
     }
 }

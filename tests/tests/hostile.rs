@@ -46,7 +46,10 @@ impl Scene {
         let serial = SERIAL.lock().await;
         let marker = Marker::new();
         let cgroup_parent = format!("coderun-test-{}", marker.text());
-        let config = format!("[native]\ncgroup_parent = \"{cgroup_parent}\"\n");
+        // The warm pool is off here, so that every cgroup that appears
+        // belongs to the job under test (tests/warm_pool.rs covers pooled
+        // sandboxes and their removal).
+        let config = format!("[native]\ncgroup_parent = \"{cgroup_parent}\"\n[pool]\nper_key = 0\n");
         let server = Server::start(ServerOptions::default().run_slots(3).config(&config)).await?;
         let before = Snapshot::take(&cgroup_parent);
         Ok(Scene { server, cgroup_parent, before, marker, _serial: serial })

@@ -25,13 +25,14 @@ use super::{
 };
 use crate::{
     catalog::{expand, Placeholders},
-    sandbox::{Backend, HostLimits, JobId, Sandbox, SandboxError, SandboxSpec},
+    sandbox::{HostLimits, Sandbox, SandboxError, WarmPool},
     scheduler::{Ticket, TicketEvent},
 };
 
 /// What a driver needs from the server, shared by all jobs.
 pub struct JobContext {
-    pub backend: Backend,
+    /// Hands out sandboxes, started ahead of time where it can.
+    pub pool: WarmPool,
     /// The uid/gid stages run as inside the sandbox, when the backend has one.
     pub stage_user: Option<(u32, u32)>,
     /// How long the runner may take to write the files.
@@ -62,7 +63,6 @@ pub enum JobError {
 
 /// Runs one job to its end.
 pub async fn run(
-    job: JobId,
     spec: JobSpec,
     mut ticket: Ticket,
     ctx: &JobContext,
@@ -87,13 +87,8 @@ pub async fn run(
     emit(&io, JobEvent::State(JobState::Starting)).await;
 
     let first_limits = if spec.language.compiled() { spec.build_limits } else { spec.limits };
-    let sandbox_spec = SandboxSpec {
-        job,
-        mounts: spec.language.mounts.clone(),
-        limits: host_limits(&first_limits),
-    };
     let mut sandbox = tokio::select! {
-        s = ctx.backend.start(sandbox_spec) => s?,
+        s = ctx.pool.acquire(&spec.language.mounts, host_limits(&first_limits)) => s?,
         _ = io.cancel.cancelled() => return Ok(JobOutcome::cancelled_early(queued, started.elapsed())),
     };
     write_files(&mut sandbox, &spec, ctx.files_timeout).await?;

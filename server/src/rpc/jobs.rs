@@ -59,7 +59,7 @@ pub fn spawn(state: Arc<AppState>, id: RequestId, spec: JobSpec, ticket: Ticket,
             tracing::info!("job accepted");
             let (events_tx, mut events_rx) = mpsc::channel(JOB_EVENT_CAPACITY);
             let io = JobIo { events: events_tx, stdin: stdin_rx, cancel: io_cancel };
-            let run = driver::run(job, spec, ticket, &state.jobs, io);
+            let run = driver::run(spec, ticket, &state.jobs, io);
             tokio::pin!(run);
             let result = loop {
                 tokio::select! {

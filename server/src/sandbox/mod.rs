@@ -14,10 +14,12 @@
 //! async and there are few of them; a new backend is a new variant.
 
 pub mod native;
+pub mod pool;
 pub mod runner_link;
 
 use std::path::PathBuf;
 
+pub use pool::{PoolSettings, PoolStats, WarmPool};
 pub use runner_link::RunnerLink;
 
 /// A unique, never reused number for each job, used in cgroup names,
@@ -37,7 +39,7 @@ pub struct SandboxSpec {
 }
 
 /// A read-only bind mount from the host into the sandbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BindMount {
     pub host: PathBuf,
     pub sandbox: PathBuf,

@@ -65,6 +65,13 @@ impl RunnerLink {
             .map_err(|_| WireError::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe)))
     }
 
+    /// Whether the runner is still there and has said nothing since it was
+    /// last read: true for a healthy sandbox waiting in a pool.
+    pub fn is_idle_and_alive(&mut self) -> bool {
+        matches!(self.from_runner.try_recv(), Err(mpsc::error::TryRecvError::Empty))
+            && !self.to_runner.is_closed()
+    }
+
     /// The next frame from the runner; `None` once its stdout has closed.
     pub async fn recv(&mut self) -> Option<Result<RunnerMsg, WireError>> {
         self.from_runner.recv().await
