@@ -256,3 +256,44 @@ async fn connections_past_the_cap_are_refused_with_503() -> anyhow::Result<()> {
     }
     panic!("the server did not serve again after the crowd left: {last:?}");
 }
+
+/// spec/README.md#43-stdin: a client that floods an interactive job with far
+/// more stdin than the program reads never blocks the connection. The
+/// server keeps what fits in its buffer, discards whole chunks past it,
+/// never reorders, and still applies `eof`; the job ends normally.
+#[tokio::test]
+async fn stdin_flood_keeps_order_and_drops_whole_chunks_past_the_buffer() -> anyhow::Result<()> {
+    const CHUNK: usize = 900_000;
+    const CHUNKS: usize = 16;
+    let server = Server::start_default().await?;
+    let mut client = Client::ready(&server).await?;
+    let code = format!(
+        "import sys, time\n\
+         time.sleep(4)\n\
+         data = sys.stdin.buffer.read()\n\
+         n = {CHUNK}\n\
+         idx = [int(data[i:i + 6]) for i in range(0, len(data), n)]\n\
+         whole = len(data) % n == 0 and all(data[i + 6:i + n] == b'x' * (n - 6) for i in range(0, len(data), n))\n\
+         print('chunks', len(idx))\n\
+         print('ordered', idx == sorted(set(idx)))\n\
+         print('whole', whole)\n"
+    );
+    let params = with(with(python(&code), "interactive", json!(true)), "limits", json!({"wallTimeMs": 30000}));
+    let id = client.start_run(params).await?;
+    for i in 0..CHUNKS {
+        let text = format!("{i:06}{}", "x".repeat(CHUNK - 6));
+        client.notify("job/stdin", json!({"job": id, "text": text})).await?;
+    }
+    client.notify("job/stdin", json!({"job": id, "text": "", "eof": true})).await?;
+    // The connection was never blocked: a request is answered at once.
+    let response = client.call("nope", json!({})).await?;
+    assert_eq!(error_code(&response), json!(-32601));
+    let run = client.collect(&id).await?;
+    run.assert_exited_ok();
+    let out = run.stdout();
+    let chunks: usize = out.lines().find_map(|l| l.strip_prefix("chunks ")).expect("chunks line").parse()?;
+    assert!(chunks >= 1 && chunks < CHUNKS, "kept {chunks} of {CHUNKS} chunks:\n{}", run.summary());
+    assert!(out.contains("ordered True"), "{}", run.summary());
+    assert!(out.contains("whole True"), "{}", run.summary());
+    Ok(())
+}
