@@ -98,6 +98,12 @@ async fn http_one_shot_errors_are_json_rpc_errors() -> anyhow::Result<()> {
         (json!([{"jsonrpc": "2.0", "id": 4, "method": "run", "params": {}}]), -32600),
         (json!({"jsonrpc": "2.0", "id": 5, "method": "run",
                 "params": {"language": "python", "interactive": true, "files": [{"path": "main.py", "content": ""}]}}), -32602),
+        // spec/README.md#7-errors: the language and the files are checked
+        // before `interactive` on POST /rpc.
+        (json!({"jsonrpc": "2.0", "id": 6, "method": "run",
+                "params": {"language": "cobol", "interactive": true, "files": [{"path": "main.py", "content": ""}]}}), -32003),
+        (json!({"jsonrpc": "2.0", "id": 7, "method": "run",
+                "params": {"language": "python", "interactive": true, "files": [{"path": "../x", "content": ""}]}}), -32006),
     ];
     let mut problems = Vec::new();
     for (body, code) in cases {

@@ -82,35 +82,22 @@ pub struct Language {
     pub version: String,
     /// `def.mounts` resolved to host paths.
     pub mounts: Vec<BindMount>,
+    /// The stage environment: a fixed base, then the language's own.
+    pub env: Vec<(String, String)>,
 }
 
 impl Language {
+    pub fn new(def: LanguageDef, version: String, mounts: Vec<BindMount>) -> Language {
+        let env = stage_env(&def);
+        Language { def, version, mounts, env }
+    }
+
     pub fn id(&self) -> &str {
         &self.def.id
     }
 
     pub fn compiled(&self) -> bool {
         self.def.build.is_some()
-    }
-
-    /// The stage environment: a fixed base, then the language's own.
-    pub fn env(&self) -> Vec<(String, String)> {
-        let mut path: Vec<&str> = self.def.path.iter().map(String::as_str).collect();
-        path.push(SANDBOX_PATH);
-        let mut env: BTreeMap<String, String> = [
-            ("PATH", path.join(":")),
-            ("HOME", "/tmp".to_owned()),
-            ("TMPDIR", "/tmp".to_owned()),
-            ("LANG", "C.UTF-8".to_owned()),
-            ("LC_ALL", "C.UTF-8".to_owned()),
-            ("TERM", "dumb".to_owned()),
-            ("USER", "student".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        env.extend(self.def.env.clone());
-        env.into_iter().collect()
     }
 
     /// The files `{sources}` expands to, from the job's file paths.
@@ -121,6 +108,26 @@ impl Language {
         v.sort();
         v
     }
+}
+
+/// The stage environment of a language: a fixed base, then its own.
+fn stage_env(def: &LanguageDef) -> Vec<(String, String)> {
+    let mut path: Vec<&str> = def.path.iter().map(String::as_str).collect();
+    path.push(SANDBOX_PATH);
+    let mut env: BTreeMap<String, String> = [
+        ("PATH", path.join(":")),
+        ("HOME", "/tmp".to_owned()),
+        ("TMPDIR", "/tmp".to_owned()),
+        ("LANG", "C.UTF-8".to_owned()),
+        ("LC_ALL", "C.UTF-8".to_owned()),
+        ("TERM", "dumb".to_owned()),
+        ("USER", "student".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    env.extend(def.env.clone());
+    env.into_iter().collect()
 }
 
 /// Errors loading the catalog.
@@ -226,7 +233,7 @@ async fn detect_one(def: &LanguageDef) -> Result<Language, String> {
     .await?;
     let text = format!("{}\n{}", output.0, output.1);
     let version = parse_version(&text).ok_or_else(|| format!("no version in {text:?}"))?;
-    Ok(Language { def: def.clone(), version, mounts })
+    Ok(Language::new(def.clone(), version, mounts))
 }
 
 async fn sysroot(program: &str) -> Result<PathBuf, String> {
@@ -302,7 +309,7 @@ image = "i"
     #[test]
     fn sources_are_filtered_and_sorted() {
         let defs = Catalog::parse(BUILTIN).unwrap();
-        let c = Language { def: defs[2].clone(), version: "1".into(), mounts: vec![] };
+        let c = Language::new(defs[2].clone(), "1".into(), vec![]);
         let got = c.sources(["b.c", "a.h", "lib/a.c", "notes.txt"].into_iter());
         assert_eq!(got, ["b.c", "lib/a.c"]);
     }

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    outcome::oom_between, utf8::Utf8Decoder, JobEvent, JobLimits, JobOutcome, JobSpec, JobState,
+    outcome::oom_between, utf8::Utf8Decoder, JobEvent, JobFile, JobLimits, JobOutcome, JobSpec, JobState,
     OutStream, StageKind, StageOutcome, StdinChunk, StdinSource,
 };
 use crate::{
@@ -63,7 +63,7 @@ pub enum JobError {
 
 /// Runs one job to its end.
 pub async fn run(
-    spec: JobSpec,
+    mut spec: JobSpec,
     mut ticket: Ticket,
     ctx: &JobContext,
     mut io: JobIo,
@@ -91,9 +91,11 @@ pub async fn run(
         s = ctx.pool.acquire(&spec.language.mounts, host_limits(&first_limits)) => s?,
         _ = io.cancel.cancelled() => return Ok(JobOutcome::cancelled_early(queued, started.elapsed())),
     };
-    write_files(&mut sandbox, &spec, ctx.files_timeout).await?;
+    // The files go to the runner; the driver keeps only what the commands
+    // name of them.
+    let sources = spec.language.sources(spec.files.iter().map(|f| f.path.as_str()));
+    write_files(&mut sandbox, std::mem::take(&mut spec.files), ctx.files_timeout).await?;
 
-    let paths = || spec.files.iter().map(|f| f.path.as_str());
     let mut stages = Vec::new();
     if let Some(build) = &spec.language.def.build {
         emit(&io, JobEvent::State(JobState::Building)).await;
@@ -101,7 +103,7 @@ pub async fn run(
             build,
             &Placeholders {
                 entry: spec.entry.clone(),
-                sources: spec.language.sources(paths()),
+                sources: sources.clone(),
                 args: Vec::new(),
                 memory_bytes: spec.build_limits.memory_bytes,
             },
@@ -121,13 +123,13 @@ pub async fn run(
         &spec.language.def.run,
         &Placeholders {
             entry: spec.entry.clone(),
-            sources: spec.language.sources(paths()),
-            args: spec.args.clone(),
+            sources,
+            args: std::mem::take(&mut spec.args),
             memory_bytes: spec.limits.memory_bytes,
         },
     );
-    let (stdin_mode, interactive) = match &spec.stdin {
-        StdinSource::Fixed(bytes) => (wire::StdinMode::Bytes(bytes.clone()), false),
+    let (stdin_mode, interactive) = match &mut spec.stdin {
+        StdinSource::Fixed(bytes) => (wire::StdinMode::Bytes(std::mem::take(bytes)), false),
         StdinSource::Interactive => (wire::StdinMode::Interactive, true),
     };
     let stage = stage_spec(&spec, ctx, argv, stdin_mode, &spec.limits);
@@ -149,7 +151,7 @@ fn stage_spec(
 ) -> wire::StageSpec {
     wire::StageSpec {
         argv,
-        env: spec.language.env(),
+        env: spec.language.env.clone(),
         cwd: ".".into(),
         stdin,
         limits: wire::StageLimits {
@@ -172,11 +174,10 @@ async fn emit(io: &JobIo, event: JobEvent) {
     let _ = io.events.send(event).await;
 }
 
-async fn write_files(sandbox: &mut Sandbox, spec: &JobSpec, timeout: Duration) -> Result<(), JobError> {
-    let files = spec
-        .files
-        .iter()
-        .map(|f| wire::File { path: f.path.clone(), content: f.content.clone(), executable: false })
+async fn write_files(sandbox: &mut Sandbox, files: Vec<JobFile>, timeout: Duration) -> Result<(), JobError> {
+    let files = files
+        .into_iter()
+        .map(|f| wire::File { path: f.path, content: f.content, executable: false })
         .collect();
     sandbox.link.send(HostMsg::WriteFiles(files)).await.map_err(|e| JobError::Runner(e.to_string()))?;
     match tokio::time::timeout(timeout, sandbox.link.recv()).await {
@@ -206,7 +207,6 @@ async fn run_stage(
     io: &mut JobIo,
     interactive: bool,
 ) -> Result<StageOutcome, JobError> {
-    sandbox.control.reset_peak();
     let before = sandbox.control.usage();
     sandbox.link.send(HostMsg::Stage(stage)).await.map_err(|e| JobError::Runner(e.to_string()))?;
     let deadline = tokio::time::sleep(limits.wall_time + ctx.runner_grace);
@@ -241,13 +241,7 @@ async fn run_stage(
                     }
                 }
                 let after = sandbox.control.usage();
-                return Ok(StageOutcome::classify(
-                    kind,
-                    &report,
-                    oom_between(before, after),
-                    limits.cpu_time,
-                    after.memory_peak_bytes,
-                ));
+                return Ok(StageOutcome::classify(kind, &report, oom_between(before, after), limits.cpu_time));
             }
             Event::Runner(Some(Ok(RunnerMsg::Error { message }))) => return Err(JobError::Runner(message)),
             Event::Runner(Some(Ok(other))) => return Err(JobError::Runner(format!("unexpected {other:?}"))),

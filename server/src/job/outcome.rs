@@ -63,7 +63,6 @@ impl StageOutcome {
         report: &StageReport,
         oom_killed: bool,
         cpu_limit: Duration,
-        _memory_peak: Option<u64>,
     ) -> StageOutcome {
         let cpu_time = Duration::from_millis(report.cpu_time_ms);
         let signal = report.signal.and_then(|n| Signal::try_from(n).ok());
@@ -163,7 +162,7 @@ mod tests {
     }
 
     fn classify(r: &StageReport, oom: bool) -> Status {
-        StageOutcome::classify(StageKind::Run, r, oom, Duration::from_secs(1), None).status
+        StageOutcome::classify(StageKind::Run, r, oom, Duration::from_secs(1)).status
     }
 
     #[test]

@@ -8,7 +8,11 @@ use serde_json::Value;
 use coderun_protocol::{self as p, PROTOCOL_VERSION};
 
 use super::{convert, errors::RpcError};
-use crate::{job::JobSpec, scheduler::Ticket, state::AppState};
+use crate::{
+    job::{JobSpec, StdinSource},
+    scheduler::Ticket,
+    state::AppState,
+};
 
 /// Decodes a method's params. The error message names the field, e.g.
 /// `invalid params: files[0].path: invalid type: integer, expected a string`.
@@ -83,13 +87,27 @@ pub fn initialize(
     })
 }
 
-/// Validates a `run` and takes a place in the queue for it.
-pub fn admit_run(state: &AppState, params: Option<Value>) -> Result<(JobSpec, Ticket), RpcError> {
+/// Where a `run` arrived, for the one rule that differs between bindings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    WebSocket,
+    /// `POST /rpc` cannot carry `job/stdin`, so it takes no interactive job.
+    Http,
+}
+
+/// Validates a `run` and takes a place in the queue for it, checking in the
+/// spec's order: shutdown, params, the job itself, then the queue.
+pub fn admit_run(state: &AppState, params: Option<Value>, binding: Binding) -> Result<(JobSpec, Ticket), RpcError> {
     if state.shutdown.stopping.is_cancelled() {
         return Err(RpcError::ShuttingDown);
     }
     let params: p::RunParams = self::params(params)?;
     let spec = convert::job_spec(params, &state.catalog, &state.config)?;
+    if binding == Binding::Http && spec.stdin == StdinSource::Interactive {
+        return Err(RpcError::InvalidParams(
+            "interactive: POST /rpc cannot carry job/stdin; send the whole input as stdin".into(),
+        ));
+    }
     let ticket = state
         .scheduler
         .enqueue()

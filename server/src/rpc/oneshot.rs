@@ -80,12 +80,7 @@ async fn run(state: &Arc<AppState>, headers: &HeaderMap, req: p::Request) -> Res
             return Err(RpcError::Unauthorized);
         }
     }
-    if req.params.as_ref().and_then(|p| p.get("interactive")).and_then(|v| v.as_bool()) == Some(true) {
-        return Err(RpcError::InvalidParams(
-            "interactive: POST /rpc cannot carry job/stdin; send the whole input as stdin".into(),
-        ));
-    }
-    let (spec, ticket) = handlers::admit_run(state, req.params)?;
+    let (spec, ticket) = handlers::admit_run(state, req.params, handlers::Binding::Http)?;
     let (out_tx, mut out_rx) = mpsc::channel(state.config.connection.outbound_capacity);
     let _job = jobs::spawn(state.clone(), req.id, spec, ticket, out_tx);
     let mut output: Vec<p::OutputChunk> = Vec::new();

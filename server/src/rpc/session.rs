@@ -89,14 +89,10 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>, header_authorized: boo
                 s.close(close::NORMAL, "idle timeout").await;
                 false
             }
+            // The check below closes the session once its last job is done.
             Event::Stopping => {
                 s.stopping = true;
-                if s.jobs.is_empty() {
-                    s.close(close::GOING_AWAY, "server shutting down").await;
-                    false
-                } else {
-                    true
-                }
+                true
             }
         };
         if !keep_going {
@@ -172,7 +168,7 @@ impl Session {
                 if self.jobs.len() >= limit {
                     return Err(RpcError::TooManyJobs(limit));
                 }
-                let (spec, ticket) = handlers::admit_run(&self.state, req.params)?;
+                let (spec, ticket) = handlers::admit_run(&self.state, req.params, handlers::Binding::WebSocket)?;
                 let job = jobs::spawn(self.state.clone(), req.id.clone(), spec, ticket, self.out_tx.clone());
                 self.jobs.insert(req.id, job);
                 Ok(None)
