@@ -27,8 +27,8 @@ pub use initialize::{
     ClientInfo, InitializeParams, InitializeResult, LanguageInfo, LimitsInfo, ServerInfo,
 };
 pub use job::{
-    CancelParams, JobDiagnosticsParams, JobOutputParams, JobState, JobStatusParams,
-    JobStdinParams, Stream,
+    CancelParams, JobDiagnosticsParams, JobOutputParams, JobState, JobStatusParams, JobStdinParams,
+    Stream,
 };
 pub use jsonrpc::{Message, Notification, Request, RequestId, Response, ResponseError};
 pub use limits::{Limits, PartialLimits};

@@ -97,7 +97,13 @@ mod tests {
         assert_eq!(REQUESTS, &["initialize", "run"]);
         assert_eq!(
             NOTIFICATIONS,
-            &["job/status", "job/output", "job/diagnostics", "job/stdin", "$/cancelRequest"]
+            &[
+                "job/status",
+                "job/output",
+                "job/diagnostics",
+                "job/stdin",
+                "$/cancelRequest"
+            ]
         );
     }
 }

@@ -96,9 +96,16 @@ pub fn generate() -> Value {
 
     let mut defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     for (def, field) in ALWAYS_PRESENT {
-        let schema = defs.get_mut(*def).unwrap_or_else(|| panic!("no definition {def}"));
-        assert!(schema["properties"].get(*field).is_some(), "{def} has no field {field}");
-        let required = schema["required"].as_array_mut().expect("a struct has required fields");
+        let schema = defs
+            .get_mut(*def)
+            .unwrap_or_else(|| panic!("no definition {def}"));
+        assert!(
+            schema["properties"].get(*field).is_some(),
+            "{def} has no field {field}"
+        );
+        let required = schema["required"]
+            .as_array_mut()
+            .expect("a struct has required fields");
         if !required.iter().any(|r| r == field) {
             required.push(json!(field));
         }

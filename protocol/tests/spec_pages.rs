@@ -71,7 +71,9 @@ fn every_method_has_a_page_in_the_lsp_format() {
         };
         let title = page.lines().next().unwrap_or_default();
         if !(title.starts_with("# ") && title.contains(&format!("`{method}`"))) {
-            problems.push(format!("{file}: the title must name `{method}`, found {title:?}"));
+            problems.push(format!(
+                "{file}: the title must name `{method}`, found {title:?}"
+            ));
         }
         if !page.contains(&format!("- method: `'{method}'`")) {
             problems.push(format!("{file}: no line \"- method: `'{method}'`\""));
@@ -85,7 +87,13 @@ fn every_method_has_a_page_in_the_lsp_format() {
                 "## Example",
             ]
         } else {
-            &["## Notification", "## Response", "## Errors", "## Cancellation", "## Example"]
+            &[
+                "## Notification",
+                "## Response",
+                "## Errors",
+                "## Cancellation",
+                "## Example",
+            ]
         };
         for section in sections {
             if !page.lines().any(|l| l == *section) {
@@ -130,7 +138,9 @@ fn every_error_code_is_in_the_readme_error_table() {
     }
     for code in rows.keys() {
         if !error_codes::ALL.iter().any(|(c, _)| c == code) {
-            problems.push(format!("the error table has {code}, which error_codes::ALL does not"));
+            problems.push(format!(
+                "the error table has {code}, which error_codes::ALL does not"
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -161,7 +171,10 @@ fn round_trip<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), Stri
         .map_err(|e| format!("does not decode as {}: {e}", std::any::type_name::<T>()))?;
     let back = serde_json::to_value(&typed).expect("wire types serialize");
     if &back != value {
-        return Err(format!("{} re-encodes differently: {back}", std::any::type_name::<T>()));
+        return Err(format!(
+            "{} re-encodes differently: {back}",
+            std::any::type_name::<T>()
+        ));
     }
     Ok(())
 }
@@ -214,11 +227,15 @@ fn check_block(text: &str, requests: &mut HashMap<RequestId, String>) -> Result<
     match &msg {
         Message::Request(r) => {
             requests.insert(r.id.clone(), r.method.clone());
-            check_params(&r.method, r.params.as_ref().ok_or("a request without params")?)
+            check_params(
+                &r.method,
+                r.params.as_ref().ok_or("a request without params")?,
+            )
         }
-        Message::Notification(n) => {
-            check_params(&n.method, n.params.as_ref().ok_or("a notification without params")?)
-        }
+        Message::Notification(n) => check_params(
+            &n.method,
+            n.params.as_ref().ok_or("a notification without params")?,
+        ),
         Message::Response(r) => match (&r.result, &r.error) {
             (Some(result), None) => {
                 let id = r.id.as_ref().ok_or("a result with a null id")?;
@@ -269,7 +286,11 @@ fn json_blocks_in_the_spec_are_real_messages() {
             }
         }
     }
-    assert!(checked > 0, "no json blocks found under {}", spec_dir().display());
+    assert!(
+        checked > 0,
+        "no json blocks found under {}",
+        spec_dir().display()
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

@@ -31,7 +31,10 @@ pub struct CpuMeter {
 impl CpuMeter {
     /// Starts measuring; call just before the stage is spawned.
     pub fn start(procfs: Option<ProcFs>) -> CpuMeter {
-        CpuMeter { base: reaped_children_cpu(), procfs }
+        CpuMeter {
+            base: reaped_children_cpu(),
+            procfs,
+        }
     }
 
     /// CPU time so far, of reaped and live processes.
@@ -82,7 +85,10 @@ mod tests {
 
     #[test]
     fn timevals_add_up() {
-        let t = libc::timeval { tv_sec: 2, tv_usec: 500_000 };
+        let t = libc::timeval {
+            tv_sec: 2,
+            tv_usec: 500_000,
+        };
         assert_eq!(millis(timeval(t)), 2500);
     }
 }

@@ -140,6 +140,10 @@ pub struct StageReport {
     pub cpu_time_ms: u64,
     /// Largest resident set of any one process, in bytes.
     pub max_rss_bytes: u64,
+    /// Processes of the stage the kernel's OOM killer killed, when the
+    /// runner can read its own memory cgroup (in a container); `None`
+    /// where only the host can tell.
+    pub oom_kills: Option<u64>,
 }
 
 /// Errors reading or writing frames.
@@ -215,7 +219,11 @@ mod tests {
     #[tokio::test]
     async fn frames_round_trip() {
         let msgs = vec![
-            HostMsg::WriteFiles(vec![File { path: "a/b.py".into(), content: vec![0, 159, 146, 150], executable: false }]),
+            HostMsg::WriteFiles(vec![File {
+                path: "a/b.py".into(),
+                content: vec![0, 159, 146, 150],
+                executable: false,
+            }]),
             HostMsg::Stdin(b"hello\n".to_vec()),
             HostMsg::StdinEof,
             HostMsg::Kill,

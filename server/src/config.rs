@@ -31,6 +31,7 @@ pub struct Config {
     pub connection: ConnectionConfig,
     pub files: FilesConfig,
     pub native: NativeConfig,
+    pub docker: DockerConfig,
     pub pool: PoolConfig,
     /// How long running jobs may go on after a shutdown signal before they
     /// are cancelled, in milliseconds.
@@ -48,6 +49,8 @@ pub struct Config {
 pub enum SandboxKind {
     /// Linux namespaces, cgroups and rlimits; needs no daemon.
     Native,
+    /// A fresh hardened container per job, through the Docker Engine API.
+    Docker,
 }
 
 /// Limits offered to clients. These tables use the protocol's own names
@@ -112,11 +115,19 @@ pub struct PoolConfig {
     pub max_total: usize,
     /// An idle sandbox older than this is replaced, in ms.
     pub idle_expiry_ms: u64,
+    /// Fill the pool for every language at startup; when false, a shape's
+    /// pool fills after its first job.
+    pub prefill: bool,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig { per_key: 2, max_total: 8, idle_expiry_ms: 300_000 }
+        PoolConfig {
+            per_key: 2,
+            max_total: 24,
+            idle_expiry_ms: 300_000,
+            prefill: true,
+        }
     }
 }
 
@@ -173,6 +184,97 @@ pub struct NativeConfig {
     pub allow_unsandboxed: bool,
 }
 
+/// The Docker backend: how each job's container is made. Every hardening
+/// setting is here, on by default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DockerConfig {
+    /// The engine's socket (`unix:///var/run/docker.sock`); `DOCKER_HOST`,
+    /// then the usual socket, when absent.
+    pub socket: Option<String>,
+    /// This server's name on the engine: every container it makes carries
+    /// the label `org.coderun.instance=NAME`, and at startup it removes the
+    /// containers of that name a crashed run left behind. Servers sharing
+    /// an engine need distinct names.
+    pub instance: String,
+    /// The container's network; `none` gives it only a loopback interface.
+    pub network: String,
+    /// The user (`uid:gid`) the runner and the student's code run as.
+    pub user: String,
+    /// Mount the image's root filesystem read-only.
+    pub read_only_root: bool,
+    /// Capabilities dropped (`ALL` for every one).
+    pub cap_drop: Vec<String>,
+    /// Set `no-new-privileges`: setuid binaries do not raise privileges.
+    pub no_new_privileges: bool,
+    /// Size of the job's working directory (a tmpfs at `/work`), in bytes.
+    /// It is `noexec` unless the language runs a binary it built.
+    pub workdir_bytes: u64,
+    /// Size of the job's `/tmp` (a `noexec` tmpfs), in bytes.
+    pub tmp_bytes: u64,
+    /// CPUs each container may use (CPU quota); 0 for no quota.
+    pub cpus: f64,
+    /// `RLIMIT_NOFILE` of the container, a ceiling over each stage's own.
+    pub ulimit_open_files: u64,
+    /// `RLIMIT_FSIZE` of the container, in bytes.
+    pub ulimit_file_size_bytes: u64,
+    /// `RLIMIT_CORE` of the container, in bytes (0: no core dumps).
+    pub ulimit_core_bytes: u64,
+    /// The container's log driver. `none`: the runner's stdio is the job's
+    /// protocol and goes only to the attached server; Docker's `json-file`
+    /// would copy a flooding program's output to the host's disk.
+    pub log_driver: String,
+    /// Run Docker's init (`docker-init`) as PID 1. Off by default because
+    /// the runner is itself the container's init: PID 1, it reaps every
+    /// orphan, and being PID 1 is what makes it immune to a student's
+    /// `kill -9 -1`; under docker-init it would be PID 2 and killable.
+    pub init: bool,
+    /// The container's OOM score adjustment: at 1000 the kernel picks the
+    /// job's processes before the server's when the host runs out of memory.
+    pub oom_score_adj: i64,
+    /// The OCI runtime of every container (`runsc` for gVisor); the
+    /// engine's default when absent.
+    pub runtime: Option<String>,
+    /// Per-language runtimes, overriding `runtime`: `{ python = "runsc" }`.
+    pub runtimes: std::collections::BTreeMap<String, String>,
+    /// Processes and threads the runner may have beyond a stage's
+    /// `processes` limit; the container's pids limit allows the sum.
+    pub runner_processes: u64,
+    /// How long creating, starting and hearing Ready from a container may
+    /// take, in ms.
+    pub start_timeout_ms: u64,
+    /// How long any other call to the engine may take, in ms.
+    pub api_timeout_ms: u64,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        DockerConfig {
+            socket: None,
+            instance: "default".into(),
+            network: "none".into(),
+            user: "1000:1000".into(),
+            read_only_root: true,
+            cap_drop: vec!["ALL".into()],
+            no_new_privileges: true,
+            workdir_bytes: 64 * MIB,
+            tmp_bytes: 64 * MIB,
+            cpus: 1.0,
+            ulimit_open_files: 1024,
+            ulimit_file_size_bytes: 64 * MIB,
+            ulimit_core_bytes: 0,
+            log_driver: "none".into(),
+            init: false,
+            oom_score_adj: 1000,
+            runtime: None,
+            runtimes: Default::default(),
+            runner_processes: 32,
+            start_timeout_ms: 30_000,
+            api_timeout_ms: 30_000,
+        }
+    }
+}
+
 const MIB: u64 = 1024 * 1024;
 
 impl Default for Config {
@@ -188,6 +290,7 @@ impl Default for Config {
             connection: ConnectionConfig::default(),
             files: FilesConfig::default(),
             native: NativeConfig::default(),
+            docker: DockerConfig::default(),
             pool: PoolConfig::default(),
             shutdown_grace_ms: 10_000,
             files_timeout_ms: 10_000,
@@ -232,7 +335,11 @@ impl Default for LimitsConfig {
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig { run_slots: 0, queue_length: 64, retry_after_ms: 1_000 }
+        SchedulerConfig {
+            run_slots: 0,
+            queue_length: 64,
+            retry_after_ms: 1_000,
+        }
     }
 }
 
@@ -253,7 +360,12 @@ impl Default for ConnectionConfig {
 
 impl Default for FilesConfig {
     fn default() -> Self {
-        FilesConfig { max_files: 64, max_total_bytes: 768 * 1024, max_path_bytes: 255, max_depth: 16 }
+        FilesConfig {
+            max_files: 64,
+            max_total_bytes: 768 * 1024,
+            max_path_bytes: 255,
+            max_depth: 16,
+        }
     }
 }
 
@@ -302,7 +414,9 @@ impl Config {
     /// The number of run slots, with 0 resolved to the CPU count.
     pub fn run_slots(&self) -> usize {
         match self.scheduler.run_slots {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             n => n,
         }
     }

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, the WebSocket upgrade with its Origin and token
-//! checks, health, and the page at `/`.
+//! checks, health, and the static files (`assets`: the demo course at `/`
+//! and the JavaScript client under `/client/`).
 //!
 //! Browsers let any web page open a WebSocket to `localhost`, so an upgrade
 //! whose `Origin` is neither the server's own nor an allowed one is refused
@@ -10,11 +11,13 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::{
     extract::{ws::WebSocketUpgrade, ConnectInfo, State},
     http::{header, HeaderMap, StatusCode},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
     Router,
 };
 use tracing::Instrument;
+
+mod assets;
 
 use crate::{
     rpc::{handlers::token_matches, oneshot, session},
@@ -27,7 +30,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/rpc", get(upgrade).post(oneshot::handle))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
-        .route("/", get(index))
+        .merge(assets::router())
         .with_state(state)
 }
 
@@ -41,8 +44,15 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// The origins a browser page may connect from: the server's own on every
 /// loopback name, plus the configured ones.
 pub fn allowed_origins(port: u16, configured: &[String]) -> Vec<String> {
-    let mut v: Vec<String> = ["127.0.0.1", "localhost", "[::1]"].iter().map(|h| format!("http://{h}:{port}")).collect();
-    v.extend(configured.iter().map(|o| o.trim_end_matches('/').to_owned()));
+    let mut v: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .map(|h| format!("http://{h}:{port}"))
+        .collect();
+    v.extend(
+        configured
+            .iter()
+            .map(|o| o.trim_end_matches('/').to_owned()),
+    );
     v
 }
 
@@ -51,7 +61,10 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
         None => true,
         Some(origin) => {
             let origin = origin.to_str().unwrap_or("");
-            state.allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+            state
+                .allowed_origins
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(origin))
         }
     }
 }
@@ -64,7 +77,11 @@ async fn upgrade(
 ) -> Response {
     if !origin_allowed(&state, &headers) {
         tracing::warn!(origin = ?headers.get(header::ORIGIN), "refused a WebSocket from a foreign origin");
-        return (StatusCode::FORBIDDEN, "this origin may not use this server\n").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "this origin may not use this server\n",
+        )
+            .into_response();
     }
     if state.shutdown.stopping.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
@@ -85,16 +102,16 @@ async fn upgrade(
         .read_buffer_size(buffer)
         .write_buffer_size(buffer)
         .on_upgrade(move |socket| {
-        tracker.track_future(
-            async move {
-                let _permit = permit;
-                tracing::debug!("session opened");
-                session::run(socket, state, header_authorized).await;
-                tracing::debug!("session closed");
-            }
-            .instrument(span),
-        )
-    })
+            tracker.track_future(
+                async move {
+                    let _permit = permit;
+                    tracing::debug!("session opened");
+                    session::run(socket, state, header_authorized).await;
+                    tracing::debug!("session closed");
+                }
+                .instrument(span),
+            )
+        })
 }
 
 /// Load and pool figures as JSON, for operators and tests.
@@ -107,10 +124,6 @@ async fn metrics(State(state): State<Arc<AppState>>) -> axum::Json<serde_json::V
         "jobs": { "running": running, "queued": queued },
         "pool": { "idle": pool.idle, "hits": pool.hits, "misses": pool.misses, "started": pool.started, "failed": pool.failed },
     }))
-}
-
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
 }
 
 #[cfg(test)]

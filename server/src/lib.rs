@@ -28,7 +28,10 @@ use crate::{
     catalog::Catalog,
     config::{Config, SandboxKind},
     job::driver::JobContext,
-    sandbox::{native::NativeBackend, Backend, HostLimits, PoolSettings, SandboxError, WarmPool},
+    sandbox::{
+        docker::DockerBackend, native::NativeBackend, Backend, HostLimits, PoolSettings,
+        SandboxError, WarmPool,
+    },
     state::AppState,
 };
 
@@ -48,19 +51,45 @@ pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartErro
     let defs = Catalog::load(config.catalog.as_deref())?;
     let backend = match config.sandbox {
         SandboxKind::Native => Backend::Native(NativeBackend::new(config.native.clone())?),
+        SandboxKind::Docker => {
+            let longest = Duration::from_millis(
+                config
+                    .limits
+                    .maximums
+                    .wall_time_ms
+                    .max(config.limits.build.wall_time_ms),
+            );
+            let docker = DockerBackend::connect(config.docker.clone(), longest)
+                .await
+                .map_err(SandboxError::from)?;
+            docker.sweep().await;
+            Backend::Docker(docker)
+        }
     };
     let stage_user = match &backend {
         Backend::Native(b) => b.stage_user(),
+        // The runner and the stages share the container's non-root user.
+        Backend::Docker(_) => None,
     };
-    let mut features: Vec<String> =
-        ["interactive", "cancel", "httpOneShot"].iter().map(|s| s.to_string()).collect();
+    let mut features: Vec<String> = ["interactive", "cancel", "httpOneShot"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     features.extend(backend.features());
     tracing::info!(sandbox = backend.name(), features = ?features, "sandbox backend ready");
-    let catalog = Catalog::detect(defs).await;
-    let mut warm_keys: Vec<Vec<sandbox::BindMount>> = Vec::new();
-    for language in catalog.iter() {
-        if !warm_keys.contains(&language.mounts) {
-            warm_keys.push(language.mounts.clone());
+    // Sandbox ids, for detection containers, the pool's and the jobs'.
+    let ids = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let catalog = match &backend {
+        Backend::Native(_) => Catalog::detect(defs).await,
+        Backend::Docker(docker) => sandbox::docker::detect_languages(docker, defs, &ids).await,
+    };
+    let mut warm_keys = Vec::new();
+    if config.pool.prefill {
+        for language in catalog.iter() {
+            let shape = backend.shape(language);
+            if !warm_keys.contains(&shape) {
+                warm_keys.push(shape);
+            }
         }
     }
     let settings = PoolSettings {
@@ -72,7 +101,6 @@ pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartErro
             processes: config.limits.defaults.processes,
         },
     };
-    let ids = Arc::new(std::sync::atomic::AtomicU64::new(1));
     let pool = WarmPool::new(backend, settings, ids, warm_keys);
     let jobs = JobContext {
         pool,
@@ -97,7 +125,10 @@ pub async fn serve(
     let grace = state.config.shutdown_grace();
     let stopped = async move {
         shutdown.await;
-        tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down: no new jobs; running jobs may finish");
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: no new jobs; running jobs may finish"
+        );
         signals.stopping.cancel();
         let cancel = signals.cancel_jobs.clone();
         tokio::spawn(async move {
@@ -116,15 +147,30 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(stopped)
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopped)
+    .await?;
     state.sessions.close();
-    let limit = state.config.shutdown_grace() + Duration::from_millis(state.config.runner_grace_ms) + Duration::from_secs(5);
-    if tokio::time::timeout(limit, state.sessions.wait()).await.is_err() {
+    let limit = state.config.shutdown_grace()
+        + Duration::from_millis(state.config.runner_grace_ms)
+        + Duration::from_secs(5);
+    if tokio::time::timeout(limit, state.sessions.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("sessions did not end in time; exiting anyway");
     }
     state.shutdown.cancel_jobs.cancel();
     state.jobs.pool.shutdown();
+    // Containers are removed in the background; wait for them.
+    state
+        .jobs
+        .pool
+        .backend()
+        .drain(Duration::from_secs(30))
+        .await;
     Ok(())
 }

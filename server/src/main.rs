@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use coderun_server::config::{Config, SandboxKind};
 
 #[derive(Parser)]
-#[command(name = "coderun", version, about = "Run students' code from course pages, streaming over JSON-RPC")]
+#[command(
+    name = "coderun",
+    version,
+    about = "Run students' code from course pages, streaming over JSON-RPC"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -82,7 +86,8 @@ fn main() -> anyhow::Result<()> {
 fn config(args: ServeArgs) -> anyhow::Result<Config> {
     let mut config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             Config::from_toml(&text).with_context(|| format!("parsing {}", path.display()))?
         }
         None => Config::default(),
@@ -120,7 +125,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let state = coderun_server::start(config, addr.port()).await.context("starting the server")?;
+    let state = coderun_server::start(config, addr.port())
+        .await
+        .context("starting the server")?;
     // Tests and scripts wait for exactly this line on stdout.
     println!("coderun listening on http://{addr}");
     tracing::info!(%addr, "listening");

@@ -6,7 +6,8 @@
 //! ([`http`]). [`server`] starts and stops that process on a free port with
 //! its own configuration; [`host`] looks at the host from outside the
 //! sandbox (processes, cgroups, mounts, files) to check that a job left
-//! nothing behind; [`programs`] builds `run` params.
+//! nothing behind; [`programs`] builds `run` params; [`docker`] looks at
+//! the Docker engine for the Docker backend's own suites.
 //!
 //! The harness never skips: a missing binary, a server that does not come
 //! up, or a peer that goes quiet is a failure with a message saying which.
@@ -15,6 +16,7 @@
 
 pub mod client;
 pub mod contain;
+pub mod docker;
 pub mod host;
 pub mod http;
 pub mod programs;

@@ -50,6 +50,8 @@ pub struct ServerOptions {
     pub max_connections: Option<usize>,
     /// Extra TOML for settings that have no flag, written to the `--config` file.
     pub config_toml: Option<String>,
+    /// Environment variables set for the server process, beside the test's own.
+    pub env: Vec<(String, String)>,
 }
 
 impl ServerOptions {
@@ -81,6 +83,10 @@ impl ServerOptions {
         self.config_toml = Some(toml.to_owned());
         self
     }
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
 }
 
 /// A running server. Dropping it stops the process.
@@ -92,6 +98,7 @@ pub struct Server {
     pub pid: u32,
     log: PathBuf,
     config: Option<PathBuf>,
+    instance: Option<String>,
 }
 
 /// The server binary this run tests.
@@ -105,6 +112,38 @@ pub fn binary() -> PathBuf {
 /// The sandbox backend this run tests.
 pub fn sandbox() -> String {
     std::env::var("CODERUN_SANDBOX").unwrap_or_else(|_| "native".to_owned())
+}
+
+/// The test's configuration with what the backend under test needs added:
+/// on Docker, an instance name of its own (so that servers running side by
+/// side never sweep each other's containers) and a pool that fills on
+/// first use rather than for every language at startup. A test's own
+/// values win. Returns the TOML and the instance name.
+pub fn backend_config(toml_text: &str, stem: &str) -> Result<(String, Option<String>)> {
+    if sandbox() != "docker" {
+        return Ok((toml_text.to_owned(), None));
+    }
+    let mut table: toml::Table = toml_text
+        .parse()
+        .context("the test's configuration is not valid TOML")?;
+    let docker = table
+        .entry("docker")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    let docker = docker.as_table_mut().context("[docker] is not a table")?;
+    let instance = docker
+        .entry("instance")
+        .or_insert_with(|| toml::Value::String(format!("test-{stem}")))
+        .as_str()
+        .context("docker.instance is not a string")?
+        .to_owned();
+    let pool = table
+        .entry("pool")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    pool.as_table_mut()
+        .context("[pool] is not a table")?
+        .entry("prefill")
+        .or_insert(toml::Value::Boolean(false));
+    Ok((toml::to_string(&table)?, Some(instance)))
 }
 
 /// Where servers' logs and configuration files go: beside the build, not in
@@ -132,13 +171,18 @@ impl Server {
         }
         let dir = scratch_dir();
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let stem = format!("server-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let stem = format!(
+            "server-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let log = dir.join(format!("{stem}.log"));
 
         let mut cmd = Command::new(&bin);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--sandbox", &sandbox()]);
         let mut config = None;
-        if let Some(toml) = &options.config_toml {
+        let (toml, instance) = backend_config(options.config_toml.as_deref().unwrap_or(""), &stem)?;
+        if !toml.is_empty() {
             let path = dir.join(format!("{stem}.toml"));
             fs::write(&path, toml).with_context(|| format!("writing {}", path.display()))?;
             cmd.arg("--config").arg(&path);
@@ -160,11 +204,18 @@ impl Server {
                 cmd.args([flag, &v.to_string()]);
             }
         }
-        let log_file = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let log_file =
+            fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         // Plain logs: they are read by people in a failing test's output.
         cmd.env("NO_COLOR", "1");
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file).kill_on_drop(true);
-        let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
+        cmd.envs(options.env.iter().map(|(k, v)| (k, v)));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
         let pid = child.id().context("the server exited at once")?;
         println!("server pid {pid}, log {}", log.display());
 
@@ -199,7 +250,20 @@ impl Server {
                 println!("unexpected line on the server's stdout: {line}");
             }
         });
-        Ok(Server { child, addr, pid, log, config })
+        Ok(Server {
+            child,
+            addr,
+            pid,
+            log,
+            config,
+            instance,
+        })
+    }
+
+    /// The Docker backend's instance name of this server, which labels its
+    /// containers; `None` on the native backend.
+    pub fn instance(&self) -> Option<&str> {
+        self.instance.as_deref()
     }
 
     /// `ws://ADDR/rpc`
@@ -246,7 +310,11 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("--- last lines of the server's log {} ---\n{}", self.log.display(), tail(&self.log, 30));
+            eprintln!(
+                "--- last lines of the server's log {} ---\n{}",
+                self.log.display(),
+                tail(&self.log, 30)
+            );
         }
         self.stop();
         if let Some(config) = &self.config {

@@ -1,4 +1,4 @@
-//! Every language the contract names, through the same six behaviours:
+//! Every language the catalog offers, through the same six behaviours:
 //! hello world (exact stdout), a program that reads stdin and echoes it
 //! transformed, a compile or syntax error, a runtime crash, a program made
 //! of several files (one in a subdirectory), and command-line arguments.
@@ -26,9 +26,12 @@ struct Lang {
     hello: &'static [(&'static str, &'static str)],
     /// Reads lines from stdin and prints each in upper case.
     upper: &'static [(&'static str, &'static str)],
-    /// Does not compile (or parse); `broken_file` must appear in stderr.
+    /// Does not compile (or parse); `broken_file` must appear in the
+    /// compiler's report, on stderr, or on stdout where `reports_on_stdout`.
     broken: &'static [(&'static str, &'static str)],
     broken_file: &'static str,
+    /// The compiler writes its report on stdout (tsc).
+    reports_on_stdout: bool,
     crash: &'static [(&'static str, &'static str)],
     crash_ends: Crash,
     /// Text the crash must leave on stderr.
@@ -43,15 +46,25 @@ const PYTHON: Lang = Lang {
     id: "python",
     compiled: false,
     hello: &[("main.py", "print(\"Hello, world!\")\n")],
-    upper: &[("main.py", "import sys\nfor line in sys.stdin:\n    print(line.rstrip('\\n').upper())\n")],
+    upper: &[(
+        "main.py",
+        "import sys\nfor line in sys.stdin:\n    print(line.rstrip('\\n').upper())\n",
+    )],
     broken: &[("main.py", "print(\"unclosed\"\n")],
     broken_file: "main.py",
+    reports_on_stdout: false,
     crash: &[("main.py", "def f():\n    raise ValueError('boom')\nf()\n")],
     crash_ends: Crash::Exit(1),
     crash_says: "ValueError: boom",
     multi: &[
-        ("main.py", "from lib.helper import greet\nprint(greet('multi'))\n"),
-        ("lib/helper.py", "def greet(n):\n    return f'hello from {n}'\n"),
+        (
+            "main.py",
+            "from lib.helper import greet\nprint(greet('multi'))\n",
+        ),
+        (
+            "lib/helper.py",
+            "def greet(n):\n    return f'hello from {n}'\n",
+        ),
     ],
     args: &[("main.py", "import sys\nprint('|'.join(sys.argv[1:]))\n")],
 };
@@ -66,6 +79,7 @@ const JAVASCRIPT: Lang = Lang {
     )],
     broken: &[("main.js", "console.log(\"unclosed\";\n")],
     broken_file: "main.js",
+    reports_on_stdout: false,
     crash: &[("main.js", "function f() { throw new Error('boom'); }\nf();\n")],
     crash_ends: Crash::Exit(1),
     crash_says: "Error: boom",
@@ -86,6 +100,7 @@ const C: Lang = Lang {
     )],
     broken: &[("main.c", "int main(void) {\n    return undefined_variable;\n}\n")],
     broken_file: "main.c",
+    reports_on_stdout: false,
     crash: &[("main.c", "#include <stdio.h>\nint main(void) {\n    puts(\"before\");\n    fflush(stdout);\n    volatile int *p = 0;\n    *p = 42;\n    return 0;\n}\n")],
     crash_ends: Crash::Signal("SIGSEGV"),
     crash_says: "",
@@ -109,6 +124,7 @@ const CPP: Lang = Lang {
     )],
     broken: &[("main.cpp", "int main() {\n    return undefined_variable;\n}\n")],
     broken_file: "main.cpp",
+    reports_on_stdout: false,
     crash: &[("main.cpp", "#include <stdexcept>\nint main() {\n    throw std::runtime_error(\"boom\");\n}\n")],
     crash_ends: Crash::Signal("SIGABRT"),
     crash_says: "boom",
@@ -126,14 +142,24 @@ const BASH: Lang = Lang {
     id: "bash",
     compiled: false,
     hello: &[("main.sh", "echo \"Hello, world!\"\n")],
-    upper: &[("main.sh", "while IFS= read -r line; do\n  echo \"${line^^}\"\ndone\n")],
+    upper: &[(
+        "main.sh",
+        "while IFS= read -r line; do\n  echo \"${line^^}\"\ndone\n",
+    )],
     broken: &[("main.sh", "if true; then\n  echo never\n")],
     broken_file: "main.sh",
-    crash: &[("main.sh", "set -e\necho before\ncat /no/such/file\necho after\n")],
+    reports_on_stdout: false,
+    crash: &[(
+        "main.sh",
+        "set -e\necho before\ncat /no/such/file\necho after\n",
+    )],
     crash_ends: Crash::Exit(1),
     crash_says: "No such file",
     multi: &[
-        ("main.sh", "source \"$(dirname \"$0\")/lib/helper.sh\"\ngreet multi\n"),
+        (
+            "main.sh",
+            "source \"$(dirname \"$0\")/lib/helper.sh\"\ngreet multi\n",
+        ),
         ("lib/helper.sh", "greet() { echo \"hello from $1\"; }\n"),
     ],
     args: &[("main.sh", "(IFS='|'; echo \"$*\")\n")],
@@ -149,6 +175,7 @@ const JAVA: Lang = Lang {
     )],
     broken: &[("Main.java", "public class Main {\n    public static void main(String[] args) {\n        int x = \"s\";\n    }\n}\n")],
     broken_file: "Main.java",
+    reports_on_stdout: false,
     crash: &[("Main.java", "public class Main {\n    public static void main(String[] args) {\n        throw new IllegalStateException(\"boom\");\n    }\n}\n")],
     crash_ends: Crash::Exit(1),
     crash_says: "IllegalStateException: boom",
@@ -169,6 +196,7 @@ const RUST: Lang = Lang {
     )],
     broken: &[("main.rs", "fn main() {\n    let x: i32 = \"s\";\n}\n")],
     broken_file: "main.rs",
+    reports_on_stdout: false,
     crash: &[("main.rs", "fn main() {\n    let v: Vec<u8> = Vec::new();\n    if v.is_empty() {\n        panic!(\"boom\");\n    }\n}\n")],
     crash_ends: Crash::Exit(101),
     crash_says: "boom",
@@ -182,7 +210,91 @@ const RUST: Lang = Lang {
     )],
 };
 
-async fn run(lang: &Lang, files: &[(&str, &str)], extra: &[(&str, serde_json::Value)]) -> anyhow::Result<JobRun> {
+const TYPESCRIPT: Lang = Lang {
+    id: "typescript",
+    compiled: true,
+    hello: &[("main.ts", "const greeting: string = \"Hello, world!\";\nconsole.log(greeting);\n")],
+    upper: &[(
+        "main.ts",
+        "import * as fs from \"fs\";\nconst data: string = fs.readFileSync(0, \"utf8\");\nfor (const line of data.split(\"\\n\")) {\n  if (line) console.log(line.toUpperCase());\n}\n",
+    )],
+    broken: &[("main.ts", "const x: number = \"s\";\nconsole.log(x);\n")],
+    broken_file: "main.ts",
+    reports_on_stdout: true,
+    crash: &[("main.ts", "function f(): never {\n  throw new Error(\"boom\");\n}\nf();\n")],
+    crash_ends: Crash::Exit(1),
+    crash_says: "Error: boom",
+    multi: &[
+        ("main.ts", "import { greet } from \"./lib/helper\";\nconsole.log(greet(\"multi\"));\n"),
+        ("lib/helper.ts", "export function greet(n: string): string {\n  return `hello from ${n}`;\n}\n"),
+    ],
+    args: &[("main.ts", "console.log(process.argv.slice(2).join(\"|\"));\n")],
+};
+
+const GO: Lang = Lang {
+    id: "go",
+    compiled: true,
+    hello: &[("main.go", "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"Hello, world!\")\n}\n")],
+    upper: &[(
+        "main.go",
+        "package main\n\nimport (\n\t\"bufio\"\n\t\"fmt\"\n\t\"os\"\n\t\"strings\"\n)\n\nfunc main() {\n\ts := bufio.NewScanner(os.Stdin)\n\tfor s.Scan() {\n\t\tfmt.Println(strings.ToUpper(s.Text()))\n\t}\n}\n",
+    )],
+    broken: &[("main.go", "package main\n\nfunc main() {\n\tvar x int = \"s\"\n\t_ = x\n}\n")],
+    broken_file: "main.go",
+    reports_on_stdout: false,
+    crash: &[(
+        "main.go",
+        "package main\n\nimport \"fmt\"\n\nfunc main() {\n\ts := []int{}\n\ti := 3\n\tfmt.Println(s[i])\n}\n",
+    )],
+    crash_ends: Crash::Exit(2),
+    crash_says: "index out of range",
+    // A package in a subdirectory is imported by its module's path.
+    multi: &[
+        ("go.mod", "module example.com/multi\n\ngo 1.19\n"),
+        ("main.go", "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/multi/greet\"\n)\n\nfunc main() {\n\tfmt.Println(greet.Hello(\"multi\"))\n}\n"),
+        ("greet/greet.go", "package greet\n\nfunc Hello(n string) string {\n\treturn \"hello from \" + n\n}\n"),
+    ],
+    args: &[(
+        "main.go",
+        "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"strings\"\n)\n\nfunc main() {\n\tfmt.Println(strings.Join(os.Args[1:], \"|\"))\n}\n",
+    )],
+};
+
+const RUBY: Lang = Lang {
+    id: "ruby",
+    compiled: false,
+    hello: &[("main.rb", "puts \"Hello, world!\"\n")],
+    upper: &[(
+        "main.rb",
+        "STDIN.each_line do |line|\n  puts line.chomp.upcase\nend\n",
+    )],
+    broken: &[("main.rb", "def f\n  puts \"never\"\n")],
+    broken_file: "main.rb",
+    reports_on_stdout: false,
+    crash: &[(
+        "main.rb",
+        "def f\n  raise ArgumentError, \"boom\"\nend\nf\n",
+    )],
+    crash_ends: Crash::Exit(1),
+    crash_says: "boom (ArgumentError)",
+    multi: &[
+        (
+            "main.rb",
+            "require_relative \"lib/helper\"\nputs greet(\"multi\")\n",
+        ),
+        (
+            "lib/helper.rb",
+            "def greet(n)\n  \"hello from #{n}\"\nend\n",
+        ),
+    ],
+    args: &[("main.rb", "puts ARGV.join(\"|\")\n")],
+};
+
+async fn run(
+    lang: &Lang,
+    files: &[(&str, &str)],
+    extra: &[(&str, serde_json::Value)],
+) -> anyhow::Result<JobRun> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let mut params = job(lang.id, files);
@@ -193,15 +305,24 @@ async fn run(lang: &Lang, files: &[(&str, &str)], extra: &[(&str, serde_json::Va
 }
 
 fn stage_names(run: &JobRun) -> Vec<String> {
-    let stages = run.result()["stages"].as_array().unwrap_or_else(|| panic!("no stages: {}", run.response));
-    stages.iter().map(|s| s["name"].as_str().unwrap_or_default().to_owned()).collect()
+    let stages = run.result()["stages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no stages: {}", run.response));
+    stages
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 async fn hello_world_prints_exactly(lang: &Lang) -> anyhow::Result<()> {
     let run = run(lang, lang.hello, &[]).await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "Hello, world!\n", "{}", run.summary());
-    let expected: &[&str] = if lang.compiled { &["build", "run"] } else { &["run"] };
+    let expected: &[&str] = if lang.compiled {
+        &["build", "run"]
+    } else {
+        &["run"]
+    };
     assert_eq!(stage_names(&run), expected, "{}", run.response);
     Ok(())
 }
@@ -212,19 +333,41 @@ async fn stdin_is_read_and_echoed_transformed(lang: &Lang) -> anyhow::Result<()>
     // Whether `ö` is upper-cased depends on the language and the locale; that
     // it arrives intact, as UTF-8, does not.
     let out = run.stdout();
-    assert!(out == "HELLO\nWÖRLD\n" || out == "HELLO\nWöRLD\n", "{}", run.summary());
+    assert!(
+        out == "HELLO\nWÖRLD\n" || out == "HELLO\nWöRLD\n",
+        "{}",
+        run.summary()
+    );
     Ok(())
 }
 
 async fn broken_program_is_reported_with_compiler_text(lang: &Lang) -> anyhow::Result<()> {
     let run = run(lang, lang.broken, &[]).await?;
-    let stderr = run.stderr();
-    assert!(stderr.contains(lang.broken_file), "stderr should mention {}: {}", lang.broken_file, run.summary());
+    let (stream, report) = if lang.reports_on_stdout {
+        ("stdout", run.stdout())
+    } else {
+        ("stderr", run.stderr())
+    };
+    assert!(
+        report.contains(lang.broken_file),
+        "{stream} should mention {}: {}",
+        lang.broken_file,
+        run.summary()
+    );
     let exit_code = run.result()["exitCode"].as_i64();
-    assert!(exit_code.is_some_and(|c| c != 0), "expected a nonzero exit code: {}", run.summary());
+    assert!(
+        exit_code.is_some_and(|c| c != 0),
+        "expected a nonzero exit code: {}",
+        run.summary()
+    );
     if lang.compiled {
         assert_eq!(run.status(), "buildFailed", "{}", run.summary());
-        assert_eq!(stage_names(&run), ["build"], "no run stage after a failed build: {}", run.response);
+        assert_eq!(
+            stage_names(&run),
+            ["build"],
+            "no run stage after a failed build: {}",
+            run.response
+        );
     } else {
         assert_eq!(run.status(), "exited", "{}", run.summary());
     }
@@ -244,7 +387,12 @@ async fn runtime_crash_is_reported(lang: &Lang) -> anyhow::Result<()> {
             assert_eq!(run.result()["exitCode"], json!(code), "{}", run.summary());
         }
     }
-    assert!(run.stderr().contains(lang.crash_says), "stderr should contain {:?}: {}", lang.crash_says, run.summary());
+    assert!(
+        run.stderr().contains(lang.crash_says),
+        "stderr should contain {:?}: {}",
+        lang.crash_says,
+        run.summary()
+    );
     Ok(())
 }
 
@@ -256,7 +404,12 @@ async fn files_in_subdirectories_work_together(lang: &Lang) -> anyhow::Result<()
 }
 
 async fn args_reach_the_program(lang: &Lang) -> anyhow::Result<()> {
-    let run = run(lang, lang.args, &[("args", json!(["one", "two words", "ünï", ""]))]).await?;
+    let run = run(
+        lang,
+        lang.args,
+        &[("args", json!(["one", "two words", "ünï", ""]))],
+    )
+    .await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "one|two words|ünï|\n", "{}", run.summary());
     Ok(())
@@ -302,4 +455,7 @@ language_tests! {
     bash => BASH,
     java => JAVA,
     rust => RUST,
+    typescript => TYPESCRIPT,
+    go => GO,
+    ruby => RUBY,
 }

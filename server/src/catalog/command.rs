@@ -48,13 +48,39 @@ mod tests {
             args: words(&["x y", "{entry}"]),
             memory_bytes: 42,
         };
-        let got = expand(&words(&["javac", "-J-XX:MaxRAM={memory_bytes}", "{sources}", "{entry_stem}", "{args}"]), &p);
-        assert_eq!(got, words(&["javac", "-J-XX:MaxRAM=42", "a.java", "pkg/Main.java", "Main", "x y", "{entry}"]));
+        let got = expand(
+            &words(&[
+                "javac",
+                "-J-XX:MaxRAM={memory_bytes}",
+                "{sources}",
+                "{entry_stem}",
+                "{args}",
+            ]),
+            &p,
+        );
+        assert_eq!(
+            got,
+            words(&[
+                "javac",
+                "-J-XX:MaxRAM=42",
+                "a.java",
+                "pkg/Main.java",
+                "Main",
+                "x y",
+                "{entry}"
+            ])
+        );
     }
 
     #[test]
     fn empty_args_vanish() {
-        let p = Placeholders { entry: "main.py".into(), ..Default::default() };
-        assert_eq!(expand(&words(&["python3", "{entry}", "{args}"]), &p), words(&["python3", "main.py"]));
+        let p = Placeholders {
+            entry: "main.py".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            expand(&words(&["python3", "{entry}", "{args}"]), &p),
+            words(&["python3", "main.py"])
+        );
     }
 }

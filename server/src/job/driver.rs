@@ -5,7 +5,8 @@
 //! the run stage, and sends [`JobEvent`]s to its connection as they happen.
 //! Each stage is one `select!` loop over a closed [`Event`] enum: a frame
 //! from the runner, a chunk of stdin from the client, the cancel signal, or
-//! the host's deadline.
+//! the host's deadline. A stage's output goes through a [`StageOutput`],
+//! which decodes it and reads it for diagnostics on the way.
 //!
 //! Cancellation is structural. An explicit cancel (`$/cancelRequest`) is an
 //! event: the driver asks the runner to kill the stage and answers
@@ -20,8 +21,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    outcome::oom_between, utf8::Utf8Decoder, JobEvent, JobFile, JobLimits, JobOutcome, JobSpec, JobState,
-    OutStream, StageKind, StageOutcome, StdinChunk, StdinSource,
+    diagnostics::{self, StageParser},
+    outcome::oom_between,
+    stage_output::StageOutput,
+    JobEvent, JobFile, JobLimits, JobOutcome, JobSpec, JobState, OutStream, StageKind,
+    StageOutcome, StdinChunk, StdinSource,
 };
 use crate::{
     catalog::{expand, Placeholders},
@@ -61,6 +65,27 @@ pub enum JobError {
     RunnerTimeout,
 }
 
+impl JobError {
+    /// What the client is told: enough to act on (a missing image, an
+    /// engine that went away), never a host path or an internal detail.
+    pub fn public_message(&self) -> String {
+        match self {
+            JobError::Sandbox(SandboxError::Docker(e)) => {
+                format!("internal error: {}", e.public_message())
+            }
+            JobError::Sandbox(_) => {
+                "internal error: the server could not start a sandbox for the job".to_owned()
+            }
+            JobError::Runner(_) => {
+                "internal error: the job's sandbox ended unexpectedly".to_owned()
+            }
+            JobError::RunnerTimeout => {
+                "internal error: the job's sandbox stopped answering".to_owned()
+            }
+        }
+    }
+}
+
 /// Runs one job to its end.
 pub async fn run(
     mut spec: JobSpec,
@@ -86,15 +111,35 @@ pub async fn run(
     let started = Instant::now();
     emit(&io, JobEvent::State(JobState::Starting)).await;
 
-    let first_limits = if spec.language.compiled() { spec.build_limits } else { spec.limits };
+    let first_limits = if spec.language.compiled() {
+        spec.build_limits
+    } else {
+        spec.limits
+    };
+    let shape = ctx.pool.backend().shape(&spec.language);
+    // Where the limits cannot change once the sandbox runs (gVisor), every
+    // stage gets the largest; the runner's rlimits still apply per stage.
+    let limits_fixed = shape.limits_fixed();
+    let start_limits = match limits_fixed {
+        true => host_limits(&first_limits).max(host_limits(&spec.limits)),
+        false => host_limits(&first_limits),
+    };
     let mut sandbox = tokio::select! {
-        s = ctx.pool.acquire(&spec.language.mounts, host_limits(&first_limits)) => s?,
+        s = ctx.pool.acquire(&shape, start_limits) => s?.0,
         _ = io.cancel.cancelled() => return Ok(JobOutcome::cancelled_early(queued, started.elapsed())),
     };
     // The files go to the runner; the driver keeps only what the commands
-    // name of them.
-    let sources = spec.language.sources(spec.files.iter().map(|f| f.path.as_str()));
-    write_files(&mut sandbox, std::mem::take(&mut spec.files), ctx.files_timeout).await?;
+    // name of them, and what the diagnostics parsers read of them.
+    let sources = spec
+        .language
+        .sources(spec.files.iter().map(|f| f.path.as_str()));
+    let file_texts = diagnostics::sources_for(&spec.language, &spec.files);
+    write_files(
+        &mut sandbox,
+        std::mem::take(&mut spec.files),
+        ctx.files_timeout,
+    )
+    .await?;
 
     let mut stages = Vec::new();
     if let Some(build) = &spec.language.def.build {
@@ -108,14 +153,35 @@ pub async fn run(
                 memory_bytes: spec.build_limits.memory_bytes,
             },
         );
-        let stage = stage_spec(&spec, ctx, argv, wire::StdinMode::Bytes(Vec::new()), &spec.build_limits);
-        let outcome = run_stage(&mut sandbox, StageKind::Build, stage, &spec.build_limits, ctx, &mut io, false).await?;
+        let parser = StageParser::for_command(&argv, None, file_texts.clone());
+        let stage = stage_spec(
+            &spec,
+            ctx,
+            argv,
+            wire::StdinMode::Bytes(Vec::new()),
+            &spec.build_limits,
+        );
+        let outcome = run_stage(
+            &mut sandbox,
+            StageKind::Build,
+            stage,
+            &spec.build_limits,
+            ctx,
+            &mut io,
+            parser,
+        )
+        .await?;
         let ok = outcome.succeeded();
         stages.push(outcome);
         if !ok {
             return Ok(JobOutcome::from_stages(stages, queued, started.elapsed()));
         }
-        sandbox.control.set_limits(host_limits(&spec.limits))?;
+        if !limits_fixed && host_limits(&spec.build_limits) != host_limits(&spec.limits) {
+            sandbox
+                .control
+                .set_limits(host_limits(&spec.limits))
+                .await?;
+        }
     }
 
     emit(&io, JobEvent::State(JobState::Running)).await;
@@ -128,18 +194,31 @@ pub async fn run(
             memory_bytes: spec.limits.memory_bytes,
         },
     );
-    let (stdin_mode, interactive) = match &mut spec.stdin {
-        StdinSource::Fixed(bytes) => (wire::StdinMode::Bytes(std::mem::take(bytes)), false),
-        StdinSource::Interactive => (wire::StdinMode::Interactive, true),
+    let stdin_mode = match &mut spec.stdin {
+        StdinSource::Fixed(bytes) => wire::StdinMode::Bytes(std::mem::take(bytes)),
+        StdinSource::Interactive => wire::StdinMode::Interactive,
     };
+    let parser = StageParser::for_command(&argv, spec.language.def.build.as_deref(), file_texts);
     let stage = stage_spec(&spec, ctx, argv, stdin_mode, &spec.limits);
-    let outcome = run_stage(&mut sandbox, StageKind::Run, stage, &spec.limits, ctx, &mut io, interactive).await?;
+    let outcome = run_stage(
+        &mut sandbox,
+        StageKind::Run,
+        stage,
+        &spec.limits,
+        ctx,
+        &mut io,
+        parser,
+    )
+    .await?;
     stages.push(outcome);
     Ok(JobOutcome::from_stages(stages, queued, started.elapsed()))
 }
 
 fn host_limits(l: &JobLimits) -> HostLimits {
-    HostLimits { memory_bytes: l.memory_bytes, processes: l.processes }
+    HostLimits {
+        memory_bytes: l.memory_bytes,
+        processes: l.processes,
+    }
 }
 
 fn stage_spec(
@@ -174,12 +253,24 @@ async fn emit(io: &JobIo, event: JobEvent) {
     let _ = io.events.send(event).await;
 }
 
-async fn write_files(sandbox: &mut Sandbox, files: Vec<JobFile>, timeout: Duration) -> Result<(), JobError> {
+async fn write_files(
+    sandbox: &mut Sandbox,
+    files: Vec<JobFile>,
+    timeout: Duration,
+) -> Result<(), JobError> {
     let files = files
         .into_iter()
-        .map(|f| wire::File { path: f.path, content: f.content, executable: false })
+        .map(|f| wire::File {
+            path: f.path,
+            content: f.content,
+            executable: false,
+        })
         .collect();
-    sandbox.link.send(HostMsg::WriteFiles(files)).await.map_err(|e| JobError::Runner(e.to_string()))?;
+    sandbox
+        .link
+        .send(HostMsg::WriteFiles(files))
+        .await
+        .map_err(|e| JobError::Runner(e.to_string()))?;
     match tokio::time::timeout(timeout, sandbox.link.recv()).await {
         Err(_) => Err(JobError::RunnerTimeout),
         Ok(Some(Ok(RunnerMsg::FilesWritten))) => Ok(()),
@@ -205,14 +296,18 @@ async fn run_stage(
     limits: &JobLimits,
     ctx: &JobContext,
     io: &mut JobIo,
-    interactive: bool,
+    diagnostics: Option<StageParser>,
 ) -> Result<StageOutcome, JobError> {
     let before = sandbox.control.usage();
-    sandbox.link.send(HostMsg::Stage(stage)).await.map_err(|e| JobError::Runner(e.to_string()))?;
+    let mut stdin_open = matches!(stage.stdin, wire::StdinMode::Interactive);
+    sandbox
+        .link
+        .send(HostMsg::Stage(stage))
+        .await
+        .map_err(|e| JobError::Runner(e.to_string()))?;
     let deadline = tokio::time::sleep(limits.wall_time + ctx.runner_grace);
     tokio::pin!(deadline);
-    let mut decoders = [Utf8Decoder::default(), Utf8Decoder::default()];
-    let mut stdin_open = interactive;
+    let mut output = StageOutput::new(diagnostics);
     let mut cancel_sent = false;
     loop {
         let event = tokio::select! {
@@ -224,29 +319,33 @@ async fn run_stage(
         match event {
             Event::Runner(Some(Ok(RunnerMsg::StageStarted))) => {}
             Event::Runner(Some(Ok(RunnerMsg::Output { stream, bytes }))) => {
-                let (i, s) = match stream {
-                    OutputStream::Stdout => (0, OutStream::Stdout),
-                    OutputStream::Stderr => (1, OutStream::Stderr),
+                let stream = match stream {
+                    OutputStream::Stdout => OutStream::Stdout,
+                    OutputStream::Stderr => OutStream::Stderr,
                 };
-                let text = decoders[i].push(&bytes);
-                if !text.is_empty() {
-                    emit(io, JobEvent::Output(s, text)).await;
+                for event in output.push(stream, &bytes) {
+                    emit(io, event).await;
                 }
             }
             Event::Runner(Some(Ok(RunnerMsg::StageExit(report)))) => {
-                for (i, s) in [(0, OutStream::Stdout), (1, OutStream::Stderr)] {
-                    let rest = decoders[i].finish();
-                    if !rest.is_empty() {
-                        emit(io, JobEvent::Output(s, rest)).await;
-                    }
+                for event in output.finish() {
+                    emit(io, event).await;
                 }
                 let after = sandbox.control.usage();
-                return Ok(StageOutcome::classify(kind, &report, oom_between(before, after), limits.cpu_time));
+                // The host's cgroup count (native) or the runner's own (a container).
+                let oom = oom_between(before, after) || report.oom_kills.is_some_and(|n| n > 0);
+                return Ok(StageOutcome::classify(kind, &report, oom, limits.cpu_time));
             }
-            Event::Runner(Some(Ok(RunnerMsg::Error { message }))) => return Err(JobError::Runner(message)),
-            Event::Runner(Some(Ok(other))) => return Err(JobError::Runner(format!("unexpected {other:?}"))),
+            Event::Runner(Some(Ok(RunnerMsg::Error { message }))) => {
+                return Err(JobError::Runner(message))
+            }
+            Event::Runner(Some(Ok(other))) => {
+                return Err(JobError::Runner(format!("unexpected {other:?}")))
+            }
             Event::Runner(Some(Err(e))) => return Err(JobError::Runner(e.to_string())),
-            Event::Runner(None) => return Err(JobError::Runner("the runner exited during a stage".into())),
+            Event::Runner(None) => {
+                return Err(JobError::Runner("the runner exited during a stage".into()))
+            }
             Event::Stdin(Some(StdinChunk::Data(bytes))) => {
                 // A runner that is gone shows up as `Runner(None)` next.
                 let _ = sandbox.link.send(HostMsg::Stdin(bytes)).await;
@@ -260,7 +359,9 @@ async fn run_stage(
                 let _ = sandbox.link.send(HostMsg::Kill).await;
                 // The runner answers with StageExit(killed: Host); give it
                 // the grace period, not the whole wall time.
-                deadline.as_mut().reset(tokio::time::Instant::now() + ctx.runner_grace);
+                deadline
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + ctx.runner_grace);
             }
             Event::Deadline => return Err(JobError::RunnerTimeout),
         }

@@ -5,10 +5,12 @@
 //! job's [`JobEvent`]s and [`JobOutcome`] back into notifications and a
 //! result. The job driver ([`driver`]) never sees serde types.
 
+pub mod diagnostics;
 pub mod driver;
 pub mod files;
-pub mod stdin;
 pub mod outcome;
+pub mod stage_output;
+pub mod stdin;
 pub mod utf8;
 
 use std::{sync::Arc, time::Duration};
@@ -64,7 +66,9 @@ pub struct JobLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobState {
     /// Waiting; 1 is next.
-    Queued { position: u32 },
+    Queued {
+        position: u32,
+    },
     Starting,
     Building,
     Running,
@@ -77,12 +81,14 @@ pub enum OutStream {
     Stderr,
 }
 
-/// A diagnostic about the student's files (parsers come with the
-/// diagnostics work; the plumbing is here).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A diagnostic about the student's files, found by [`diagnostics`] in a
+/// stage's output.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
+    /// The job's path of the file, exactly as the `run` request gave it.
     pub file: String,
-    /// 0-based (line, character) of the start and the exclusive end.
+    /// 0-based (line, character) of the start and the exclusive end, with
+    /// characters counted in UTF-16 code units as the protocol does.
     pub start: (u32, u32),
     pub end: (u32, u32),
     pub severity: Severity,
@@ -91,7 +97,7 @@ pub struct Diagnostic {
     pub source: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Severity {
     Error,
     Warning,

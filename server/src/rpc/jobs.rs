@@ -47,7 +47,13 @@ pub struct RunningJob {
 const JOB_EVENT_CAPACITY: usize = 64;
 
 /// Starts the job's task.
-pub fn spawn(state: Arc<AppState>, id: RequestId, spec: JobSpec, ticket: Ticket, out: mpsc::Sender<JobMsg>) -> RunningJob {
+pub fn spawn(
+    state: Arc<AppState>,
+    id: RequestId,
+    spec: JobSpec,
+    ticket: Ticket,
+    out: mpsc::Sender<JobMsg>,
+) -> RunningJob {
     let job = state.next_job_id();
     let interactive = spec.stdin == StdinSource::Interactive;
     let (stdin_tx, stdin_rx) = stdin::channel(state.config.connection.stdin_buffer_bytes);
@@ -83,5 +89,9 @@ pub fn spawn(state: Arc<AppState>, id: RequestId, spec: JobSpec, ticket: Ticket,
         }
         .instrument(span),
     );
-    RunningJob { stdin: interactive.then_some(stdin_tx), cancel, _task: AbortOnDropHandle::new(task) }
+    RunningJob {
+        stdin: interactive.then_some(stdin_tx),
+        cancel,
+        _task: AbortOnDropHandle::new(task),
+    }
 }

@@ -3,11 +3,12 @@
 //!
 //! Setting up a sandbox (namespaces, mounts, joining cgroups, starting the
 //! runner) costs 10 to 20 ms on a quiet machine, most of it the kernel
-//! moving the first process into its cgroups. The pool keeps up to
-//! `per_key` sandboxes started and waiting, per set of language mounts (most
-//! languages share the empty set). A job takes one (a hit) or, when none is
-//! waiting, starts its own (a miss); either way the pool refills in the
-//! background. A sandbox is used by one job only and removed after it,
+//! moving the first process into its cgroups; a Docker container costs
+//! hundreds. The pool keeps up to `per_key` sandboxes started and waiting,
+//! per [`SandboxShape`] (a set of language mounts, most languages sharing
+//! the empty one; or a container image). A job takes one (a hit) or, when
+//! none is waiting, starts its own (a miss); either way the pool refills in
+//! the background. A sandbox is used by one job only and removed after it,
 //! never reused. Sandboxes idle for longer than `idle_expiry` are replaced.
 //!
 //! Task tree: one maintenance task, a `select!` over a closed [`PoolEvent`]
@@ -26,15 +27,15 @@ use std::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Backend, BindMount, HostLimits, Sandbox, SandboxError, SandboxSpec};
+use super::{Backend, HostLimits, Sandbox, SandboxError, SandboxShape, SandboxSpec};
 
-/// Which sandboxes can serve which jobs: those with the same extra mounts.
-type PoolKey = Vec<BindMount>;
+/// Which sandboxes can serve which jobs: those of the same shape.
+type PoolKey = SandboxShape;
 
 /// How the pool is sized.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSettings {
-    /// Idle sandboxes kept per set of mounts; 0 turns the pool off.
+    /// Idle sandboxes kept per shape; 0 turns the pool off.
     pub per_key: usize,
     /// Idle sandboxes kept in all.
     pub max_total: usize,
@@ -42,6 +43,15 @@ pub struct PoolSettings {
     pub idle_expiry: Duration,
     /// The limits a waiting sandbox starts with; a job sets its own.
     pub limits: HostLimits,
+}
+
+/// Where an acquired sandbox came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquired {
+    /// It was waiting in the pool.
+    Warm,
+    /// The pool had none; it was started for this job.
+    Cold,
 }
 
 /// What the pool has done, for logs and `/metrics`.
@@ -89,9 +99,15 @@ enum PoolEvent {
 const REFILL_QUEUE: usize = 64;
 
 impl WarmPool {
-    /// Starts the pool's task; it fills the pool for `warm_keys` at once.
+    /// Starts the pool's task; it fills the pool for `warm_keys` at once,
+    /// and for any other shape after its first job.
     /// `ids` hands out sandbox ids, shared with the jobs that start their own.
-    pub fn new(backend: Backend, settings: PoolSettings, ids: Arc<AtomicU64>, warm_keys: Vec<Vec<BindMount>>) -> WarmPool {
+    pub fn new(
+        backend: Backend,
+        settings: PoolSettings,
+        ids: Arc<AtomicU64>,
+        warm_keys: Vec<SandboxShape>,
+    ) -> WarmPool {
         let shared = Arc::new(Shared {
             backend,
             settings,
@@ -107,7 +123,11 @@ impl WarmPool {
         if settings.per_key > 0 {
             tokio::spawn(maintain(shared.clone(), rx, stop.clone(), warm_keys));
         }
-        WarmPool { shared, refill, stop }
+        WarmPool {
+            shared,
+            refill,
+            stop,
+        }
     }
 
     pub fn backend(&self) -> &Backend {
@@ -119,24 +139,35 @@ impl WarmPool {
         self.shared.ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A sandbox for a job with these mounts and first-stage limits: a
-    /// waiting one when there is one, else a new one.
-    pub async fn acquire(&self, mounts: &[BindMount], limits: HostLimits) -> Result<Sandbox, SandboxError> {
-        let key: PoolKey = mounts.to_vec();
-        let waiting = self.take(&key);
+    /// A sandbox of this shape with these first-stage limits: a waiting one
+    /// when there is one, else a new one. The second value says which.
+    pub async fn acquire(
+        &self,
+        shape: &SandboxShape,
+        limits: HostLimits,
+    ) -> Result<(Sandbox, Acquired), SandboxError> {
+        let key: PoolKey = shape.clone();
+        let lendable = limits == self.shared.settings.limits || !shape.limits_fixed();
+        let waiting = if lendable { self.take(&key) } else { None };
         if self.shared.settings.per_key > 0 {
             // A hint only: when the queue is full a refill is already due.
             let _ = self.refill.try_send(key.clone());
         }
         if let Some(mut sandbox) = waiting {
             self.shared.hits.fetch_add(1, Ordering::Relaxed);
-            sandbox.control.set_limits(limits)?;
-            return Ok(sandbox);
+            if limits != self.shared.settings.limits {
+                sandbox.control.set_limits(limits).await?;
+            }
+            return Ok((sandbox, Acquired::Warm));
         }
         self.shared.misses.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!("warm pool empty: starting a sandbox for this job");
-        let spec = SandboxSpec { job: self.next_id(), mounts: key, limits };
-        self.shared.backend.start(spec).await
+        tracing::debug!(shape = ?key, "warm pool empty: starting a sandbox for this job");
+        let spec = SandboxSpec {
+            job: self.next_id(),
+            shape: key,
+            limits,
+        };
+        Ok((self.shared.backend.start(spec).await?, Acquired::Cold))
     }
 
     /// Takes a live waiting sandbox, dropping dead ones on the way.
@@ -153,7 +184,14 @@ impl WarmPool {
     }
 
     pub fn stats(&self) -> PoolStats {
-        let idle = self.shared.idle.lock().unwrap().values().map(VecDeque::len).sum();
+        let idle = self
+            .shared
+            .idle
+            .lock()
+            .unwrap()
+            .values()
+            .map(VecDeque::len)
+            .sum();
         PoolStats {
             idle,
             hits: self.shared.hits.load(Ordering::Relaxed),
@@ -177,7 +215,12 @@ impl Drop for WarmPool {
     }
 }
 
-async fn maintain(shared: Arc<Shared>, mut rx: mpsc::Receiver<PoolKey>, stop: CancellationToken, warm_keys: Vec<PoolKey>) {
+async fn maintain(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<PoolKey>,
+    stop: CancellationToken,
+    warm_keys: Vec<PoolKey>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     for key in warm_keys {
         fill(&shared, &key, &stop).await;
@@ -207,7 +250,10 @@ fn take_expired(shared: &Shared) -> Vec<(PoolKey, Sandbox)> {
     let mut out = Vec::new();
     let mut idle = shared.idle.lock().unwrap();
     for (key, queue) in idle.iter_mut() {
-        while queue.front().is_some_and(|e| e.since.elapsed() > shared.settings.idle_expiry) {
+        while queue
+            .front()
+            .is_some_and(|e| e.since.elapsed() > shared.settings.idle_expiry)
+        {
             let entry = queue.pop_front().expect("front exists");
             out.push((key.clone(), entry.sandbox));
         }
@@ -220,14 +266,20 @@ async fn fill(shared: &Shared, key: &PoolKey, stop: &CancellationToken) {
     loop {
         let (have, total) = {
             let idle = shared.idle.lock().unwrap();
-            (idle.get(key).map_or(0, VecDeque::len), idle.values().map(VecDeque::len).sum::<usize>())
+            (
+                idle.get(key).map_or(0, VecDeque::len),
+                idle.values().map(VecDeque::len).sum::<usize>(),
+            )
         };
-        if have >= shared.settings.per_key || total >= shared.settings.max_total || stop.is_cancelled() {
+        if have >= shared.settings.per_key
+            || total >= shared.settings.max_total
+            || stop.is_cancelled()
+        {
             return;
         }
         let spec = SandboxSpec {
             job: shared.ids.fetch_add(1, Ordering::Relaxed),
-            mounts: key.clone(),
+            shape: key.clone(),
             limits: shared.settings.limits,
         };
         let started = tokio::select! {
@@ -238,7 +290,10 @@ async fn fill(shared: &Shared, key: &PoolKey, stop: &CancellationToken) {
             Ok(sandbox) => {
                 shared.started.fetch_add(1, Ordering::Relaxed);
                 let mut idle = shared.idle.lock().unwrap();
-                idle.entry(key.clone()).or_default().push_back(Idle { sandbox, since: Instant::now() });
+                idle.entry(key.clone()).or_default().push_back(Idle {
+                    sandbox,
+                    since: Instant::now(),
+                });
             }
             Err(e) => {
                 // Jobs still start their own; try again on the next request.

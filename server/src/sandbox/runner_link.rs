@@ -54,7 +54,11 @@ impl RunnerLink {
             }
             // Dropping stdin here closes the runner's stdin: it exits.
         });
-        RunnerLink { to_runner, from_runner, tasks: [reader, writer] }
+        RunnerLink {
+            to_runner,
+            from_runner,
+            tasks: [reader, writer],
+        }
     }
 
     /// Queues a frame for the runner. Fails only when the runner is gone.
@@ -68,8 +72,10 @@ impl RunnerLink {
     /// Whether the runner is still there and has said nothing since it was
     /// last read: true for a healthy sandbox waiting in a pool.
     pub fn is_idle_and_alive(&mut self) -> bool {
-        matches!(self.from_runner.try_recv(), Err(mpsc::error::TryRecvError::Empty))
-            && !self.to_runner.is_closed()
+        matches!(
+            self.from_runner.try_recv(),
+            Err(mpsc::error::TryRecvError::Empty)
+        ) && !self.to_runner.is_closed()
     }
 
     /// The next frame from the runner; `None` once its stdout has closed.

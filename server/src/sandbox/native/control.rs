@@ -25,7 +25,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::cgroup::JobCgroup;
-use crate::sandbox::{HostLimits, HostUsage, JobId, SandboxControl, SandboxError};
+use crate::sandbox::{HostLimits, HostUsage, JobId, SandboxError};
 
 /// The host's handle on one sandbox; dropping it kills and removes it.
 pub struct NativeControl {
@@ -39,11 +39,20 @@ pub struct NativeControl {
 
 impl NativeControl {
     pub fn new(job: JobId, cgroup: Option<JobCgroup>, cleanup_timeout: Duration) -> NativeControl {
-        NativeControl { job, helper: None, cgroup, workdir: None, cleanup_timeout }
+        NativeControl {
+            job,
+            helper: None,
+            cgroup,
+            workdir: None,
+            cleanup_timeout,
+        }
     }
 
     pub fn cgroup_procs(&self) -> Vec<PathBuf> {
-        self.cgroup.as_ref().map(JobCgroup::procs_files).unwrap_or_default()
+        self.cgroup
+            .as_ref()
+            .map(JobCgroup::procs_files)
+            .unwrap_or_default()
     }
 
     /// Hands over the helper process; from now on the drop kills it.
@@ -57,22 +66,25 @@ impl NativeControl {
     }
 }
 
-impl SandboxControl for NativeControl {
-    fn set_limits(&mut self, limits: HostLimits) -> Result<(), SandboxError> {
+impl NativeControl {
+    pub fn set_limits(&mut self, limits: HostLimits) -> Result<(), SandboxError> {
         match &mut self.cgroup {
             Some(cg) => cg.set_limits(limits),
             None => Ok(()),
         }
     }
 
-    fn reset_peak(&mut self) {
+    pub fn reset_peak(&mut self) {
         if let Some(cg) = &mut self.cgroup {
             cg.reset_peak();
         }
     }
 
-    fn usage(&self) -> HostUsage {
-        self.cgroup.as_ref().map(JobCgroup::usage).unwrap_or_default()
+    pub fn usage(&self) -> HostUsage {
+        self.cgroup
+            .as_ref()
+            .map(JobCgroup::usage)
+            .unwrap_or_default()
     }
 }
 
@@ -116,7 +128,9 @@ impl Drop for Teardown {
             reap(&mut helper, deadline, self.job);
         }
         if let Some(cg) = self.cgroup.take() {
-            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100));
             if let Err(e) = cg.remove(left) {
                 tracing::error!(job = self.job, error = %e, "failed to remove the sandbox's cgroup");
             }

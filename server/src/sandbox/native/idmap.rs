@@ -36,7 +36,11 @@ impl IdMaps {
             uid_map += &line(STUDENT_ID, uid);
             gid_map += &line(STUDENT_ID, gid);
         }
-        IdMaps { uid_map, gid_map, deny_setgroups: own_uid != 0 }
+        IdMaps {
+            uid_map,
+            gid_map,
+            deny_setgroups: own_uid != 0,
+        }
     }
 }
 
@@ -51,7 +55,12 @@ pub fn student_host_id(base: u32, job: u64) -> u32 {
 pub fn write_id_maps(proc: BorrowedFd<'_>, child: Pid, maps: &IdMaps) -> Result<(), StepError> {
     let write = |name: &str, text: &str| -> io::Result<()> {
         let path = format!("{child}/{name}");
-        let fd = nix::fcntl::openat(Some(proc.as_raw_fd()), path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())?;
+        let fd = nix::fcntl::openat(
+            Some(proc.as_raw_fd()),
+            path.as_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
         // SAFETY: openat just returned this descriptor and nothing else owns it.
         let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
         file.write_all(text.as_bytes())
@@ -67,8 +76,12 @@ pub fn write_id_maps(proc: BorrowedFd<'_>, child: Pid, maps: &IdMaps) -> Result<
 /// Opens the `/proc` this process sees now, to reach a child's files even
 /// after the child has moved the mount namespace's root.
 pub fn open_proc() -> Result<OwnedFd, StepError> {
-    let fd = nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-        .step("open /proc")?;
+    let fd = nix::fcntl::open(
+        "/proc",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .step("open /proc")?;
     // SAFETY: open just returned this descriptor and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
