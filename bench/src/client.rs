@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
 use coderun_protocol::{
-    ClientInfo, InitializeParams, InitializeResult, JobOutputParams, JobState, JobStatusParams,
-    Message, Request, RequestId, RunParams, RunResult, Stream, PROTOCOL_VERSION,
+    ClientInfo, InitializeParams, InitializeResult, JobOutputParams, JobState, JobStatusParams, Message, Request,
+    RequestId, RunParams, RunResult, Stream, PROTOCOL_VERSION,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
@@ -45,27 +45,15 @@ pub struct JobTrace {
 impl JobTrace {
     /// When the job first reached `state`, after the `run` was sent.
     pub fn reached(&self, state: JobState) -> Option<Duration> {
-        self.states
-            .iter()
-            .find(|(s, _)| *s == state)
-            .map(|(_, at)| *at)
+        self.states.iter().find(|(s, _)| *s == state).map(|(_, at)| *at)
     }
 
     /// The run as one line: status arrivals, the server's stage times, the
     /// total, for `--trace`.
     pub fn timeline(&self) -> String {
         let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1000.0);
-        let mut line: Vec<String> = self
-            .states
-            .iter()
-            .map(|(s, at)| format!("{s:?} at {} ms", ms(*at)))
-            .collect();
-        line.extend(
-            self.result
-                .stages
-                .iter()
-                .map(|s| format!("{:?} stage {} ms", s.name, s.wall_time_ms)),
-        );
+        let mut line: Vec<String> = self.states.iter().map(|(s, at)| format!("{s:?} at {} ms", ms(*at))).collect();
+        line.extend(self.result.stages.iter().map(|s| format!("{:?} stage {} ms", s.name, s.wall_time_ms)));
         line.push(format!(
             "queuedMs {}, wallTimeMs {}, response at {} ms",
             self.result.queued_ms,
@@ -116,11 +104,8 @@ impl Session {
             let (text, _, _) = session.recv().await?;
             if let Ok(Message::Response(r)) = Message::parse(&text) {
                 if r.id.as_ref() == Some(&id) {
-                    let result = r
-                        .result
-                        .ok_or_else(|| anyhow!("initialize failed: {text}"))?;
-                    let result =
-                        serde_json::from_value(result).context("reading initialize's result")?;
+                    let result = r.result.ok_or_else(|| anyhow!("initialize failed: {text}"))?;
+                    let result = serde_json::from_value(result).context("reading initialize's result")?;
                     return Ok((session, result));
                 }
             }
@@ -136,28 +121,17 @@ impl Session {
         let mut stdout = Vec::new();
         loop {
             let (text, at, wall) = self.recv().await?;
-            let message = Message::parse(&text)
-                .map_err(|e| anyhow!("unreadable frame {text:?}: {}", e.error.message))?;
+            let message =
+                Message::parse(&text).map_err(|e| anyhow!("unreadable frame {text:?}: {}", e.error.message))?;
             match message {
                 Message::Response(r) if r.id.as_ref() == Some(&id) => {
                     let elapsed = at - sent;
                     if let Some(e) = r.error {
-                        return Err(Refused {
-                            code: e.code,
-                            message: e.message,
-                        }
-                        .into());
+                        return Err(Refused { code: e.code, message: e.message }.into());
                     }
-                    let result = r
-                        .result
-                        .ok_or_else(|| anyhow!("a response with neither result nor error"))?;
+                    let result = r.result.ok_or_else(|| anyhow!("a response with neither result nor error"))?;
                     let result = serde_json::from_value(result).context("reading run's result")?;
-                    return Ok(JobTrace {
-                        elapsed,
-                        states,
-                        stdout,
-                        result,
-                    });
+                    return Ok(JobTrace { elapsed, states, stdout, result });
                 }
                 Message::Notification(n) if n.method == "job/status" => {
                     let p: JobStatusParams = serde_json::from_value(n.params.unwrap_or_default())?;
@@ -195,14 +169,11 @@ impl Session {
     /// The next text frame, with the monotonic and wall clocks at its arrival.
     async fn recv(&mut self) -> Result<(String, Instant, SystemTime)> {
         loop {
-            let frame = tokio::time::timeout(IO_TIMEOUT, self.ws.next())
-                .await
-                .context("the server sent nothing for 60 s")?;
+            let frame =
+                tokio::time::timeout(IO_TIMEOUT, self.ws.next()).await.context("the server sent nothing for 60 s")?;
             let (at, wall) = (Instant::now(), SystemTime::now());
             match frame {
-                Some(Ok(tungstenite::Message::Text(text))) => {
-                    return Ok((text.to_string(), at, wall))
-                }
+                Some(Ok(tungstenite::Message::Text(text))) => return Ok((text.to_string(), at, wall)),
                 Some(Ok(tungstenite::Message::Close(frame))) => {
                     bail!("the server closed the connection: {frame:?}")
                 }

@@ -98,10 +98,7 @@ pub async fn hello(server: &ServerProcess, runs: usize, full: u64) -> Result<Vec
     let (mut session, _) = Session::open(&server.ws_url()).await?;
     let mut rows = Vec::new();
     for case in cases() {
-        eprintln!(
-            "docker hello world: {}, {runs} runs each of coderun, docker run --rm, docker exec",
-            case.name
-        );
+        eprintln!("docker hello world: {}, {runs} runs each of coderun, docker run --rm, docker exec", case.name);
         let exec_container = ExecContainer::start(case.image).await?;
         let params = case.program.run_params();
         let (mut warm, mut run, mut exec) = (Vec::new(), Vec::new(), Vec::new());
@@ -109,34 +106,16 @@ pub async fn hello(server: &ServerProcess, runs: usize, full: u64) -> Result<Vec
             let job = session.run(&params).await?;
             let printed: String = job.stdout.iter().map(|(_, t)| t.as_str()).collect();
             if printed != "hello\n" {
-                bail!(
-                    "coderun's hello world printed {printed:?}: {:?}",
-                    job.result
-                );
+                bail!("coderun's hello world printed {printed:?}: {:?}", job.result);
             }
             // Let the pool put a container back, as it would between students.
             wait_for_pool(server, |idle| idle >= full).await?;
             let r = timed(
-                &[
-                    "run",
-                    "--rm",
-                    "-i",
-                    "--network",
-                    "none",
-                    "--entrypoint",
-                    "sh",
-                    case.image,
-                    "-c",
-                    case.script,
-                ],
+                &["run", "--rm", "-i", "--network", "none", "--entrypoint", "sh", case.image, "-c", case.script],
                 &case.program,
             )
             .await?;
-            let e = timed(
-                &["exec", "-i", &exec_container.id, "sh", "-c", case.script],
-                &case.program,
-            )
-            .await?;
+            let e = timed(&["exec", "-i", &exec_container.id, "sh", "-c", case.script], &case.program).await?;
             if i >= WARM_UP {
                 warm.push(job.elapsed);
                 run.push(r);
@@ -262,11 +241,7 @@ pub fn section(rows: &[HelloRow], refill: &Summary, runs: usize) -> (String, Vec
 
 /// Runs `docker ARGS` with the program's one file on stdin; the time to its exit.
 async fn timed(args: &[&str], program: &Program) -> Result<Duration> {
-    let content = program
-        .files
-        .first()
-        .map(|(_, c)| c.clone())
-        .unwrap_or_default();
+    let content = program.files.first().map(|(_, c)| c.clone()).unwrap_or_default();
     let started = Instant::now();
     let mut child = Command::new("docker")
         .args(args)
@@ -280,25 +255,15 @@ async fn timed(args: &[&str], program: &Program) -> Result<Duration> {
     stdin.write_all(content.as_bytes()).await?;
     drop(stdin);
     let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .context("stdout is piped")?
-        .read_to_string(&mut out)
-        .await?;
-    let status = tokio::time::timeout(Duration::from_secs(120), child.wait())
-        .await
-        .context("docker timed out")??;
+    child.stdout.take().context("stdout is piped")?.read_to_string(&mut out).await?;
+    let status = tokio::time::timeout(Duration::from_secs(120), child.wait()).await.context("docker timed out")??;
     let elapsed = started.elapsed();
     if !status.success() || out != "hello\n" {
         let mut err = String::new();
         if let Some(mut e) = child.stderr.take() {
             let _ = e.read_to_string(&mut err).await;
         }
-        bail!(
-            "`docker {}` failed ({status}): {out:?} {err}",
-            args.join(" ")
-        );
+        bail!("`docker {}` failed ({status}): {out:?} {err}", args.join(" "));
     }
     Ok(elapsed)
 }
@@ -311,28 +276,13 @@ struct ExecContainer {
 impl ExecContainer {
     async fn start(image: &str) -> Result<ExecContainer> {
         let out = Command::new("docker")
-            .args([
-                "run",
-                "-d",
-                "--rm",
-                "--network",
-                "none",
-                "--entrypoint",
-                "sleep",
-                image,
-                "infinity",
-            ])
+            .args(["run", "-d", "--rm", "--network", "none", "--entrypoint", "sleep", image, "infinity"])
             .output()
             .await?;
         if !out.status.success() {
-            bail!(
-                "starting an exec container of {image}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            bail!("starting an exec container of {image}: {}", String::from_utf8_lossy(&out.stderr));
         }
-        Ok(ExecContainer {
-            id: String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        })
+        Ok(ExecContainer { id: String::from_utf8_lossy(&out.stdout).trim().to_owned() })
     }
 }
 
@@ -363,23 +313,11 @@ async fn wait_for_pool(server: &ServerProcess, ok: impl Fn(u64) -> bool) -> Resu
 /// The pool's idle count, from `GET /metrics`.
 async fn pool_idle(server: &ServerProcess) -> Result<u64> {
     let mut stream = tokio::net::TcpStream::connect(server.addr).await?;
-    let request = format!(
-        "GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        server.addr
-    );
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr);
     stream.write_all(request.as_bytes()).await?;
     let mut response = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        stream.read_to_string(&mut response),
-    )
-    .await??;
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .context("no body in /metrics")?;
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut response)).await??;
+    let body = response.split("\r\n\r\n").nth(1).context("no body in /metrics")?;
     let json: serde_json::Value = serde_json::from_str(body).context("/metrics is not JSON")?;
-    json["pool"]["idle"]
-        .as_u64()
-        .context("no pool.idle in /metrics")
+    json["pool"]["idle"].as_u64().context("no pool.idle in /metrics")
 }

@@ -46,20 +46,14 @@ struct Sample {
 }
 
 /// Measures `runs` runs of each path, alternating.
-pub async fn measure(
-    session: &mut Session,
-    scratch: &Scratch,
-    runs: usize,
-) -> Result<FirstOutputResult> {
+pub async fn measure(session: &mut Session, scratch: &Scratch, runs: usize) -> Result<FirstOutputResult> {
     eprintln!("first-output latency: {runs} runs");
     let program = programs::first_output();
     let params = program.run_params();
     let (mut coderun, mut bare) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let trace = session.run(&params).await?;
-        coderun.push(
-            analyse(&trace.stdout).with_context(|| format!("coderun's run: {:?}", trace.result))?,
-        );
+        coderun.push(analyse(&trace.stdout).with_context(|| format!("coderun's run: {:?}", trace.result))?);
         let host = scratch.run(&program).await?;
         bare.push(analyse(&host.stdout).context("the bare pipe's run")?);
     }
@@ -68,10 +62,7 @@ pub async fn measure(
         streamed: samples.iter().filter(|s| s.streamed).count(),
         latency: Summary::new(samples.iter().map(|s| s.latency).collect()),
     };
-    Ok(FirstOutputResult {
-        coderun: path(coderun),
-        bare: path(bare),
-    })
+    Ok(FirstOutputResult { coderun: path(coderun), bare: path(bare) })
 }
 
 /// Finds the two stamped lines in the chunks and times the first.
@@ -85,10 +76,7 @@ fn analyse(chunks: &[(SystemTime, String)]) -> Result<Sample> {
         while let Some(end) = text.find('\n') {
             let line: String = text.drain(..=end).collect();
             let mut words = line.split_whitespace();
-            let (Some(tag), Some(stamp)) = (
-                words.next(),
-                words.next().and_then(|s| s.parse::<i128>().ok()),
-            ) else {
+            let (Some(tag), Some(stamp)) = (words.next(), words.next().and_then(|s| s.parse::<i128>().ok())) else {
                 continue;
             };
             match tag {
@@ -101,16 +89,10 @@ fn analyse(chunks: &[(SystemTime, String)]) -> Result<Sample> {
     let (Some((arrived, first_stamp)), Some(second_stamp)) = (first, second) else {
         bail!("the program's two stamped lines did not both arrive: {chunks:?}");
     };
-    let arrived = arrived
-        .duration_since(UNIX_EPOCH)
-        .context("clock before 1970")?
-        .as_nanos() as i128;
+    let arrived = arrived.duration_since(UNIX_EPOCH).context("clock before 1970")?.as_nanos() as i128;
     // A negative difference would mean the clocks disagree; count it as zero.
     let latency = Duration::from_nanos((arrived - first_stamp).max(0) as u64);
-    Ok(Sample {
-        latency,
-        streamed: arrived < second_stamp,
-    })
+    Ok(Sample { latency, streamed: arrived < second_stamp })
 }
 
 /// The section of the report, and its targets.
@@ -132,10 +114,7 @@ pub fn section(r: &FirstOutputResult) -> (String, Vec<Target>) {
         "runs over 10 ms",
         "first line seen before the second was written",
     ]);
-    for (name, p) in [
-        ("coderun, over the WebSocket", &r.coderun),
-        ("bare pipe", &r.bare),
-    ] {
+    for (name, p) in [("coderun, over the WebSocket", &r.coderun), ("bare pipe", &r.bare)] {
         table.row(vec![
             name.to_owned(),
             ms(p.latency.p50()),
@@ -150,11 +129,7 @@ pub fn section(r: &FirstOutputResult) -> (String, Vec<Target>) {
         Target {
             what: "first-output latency, write to receipt, p99".to_owned(),
             target: format!("< {} ms", P99_TARGET.as_millis()),
-            measured: format!(
-                "{} ms (bare pipe: {} ms)",
-                ms(r.coderun.latency.p99()),
-                ms(r.bare.latency.p99())
-            ),
+            measured: format!("{} ms (bare pipe: {} ms)", ms(r.coderun.latency.p99()), ms(r.bare.latency.p99())),
             met: r.coderun.latency.p99() < P99_TARGET,
         },
         Target {

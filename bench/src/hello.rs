@@ -52,12 +52,7 @@ pub struct HelloResult {
 
 /// Measures both programs, `runs` times each.
 /// With `trace`, each run's timeline goes to stderr.
-pub async fn measure(
-    session: &mut Session,
-    scratch: &Scratch,
-    runs: usize,
-    trace: bool,
-) -> Result<Vec<HelloResult>> {
+pub async fn measure(session: &mut Session, scratch: &Scratch, runs: usize, trace: bool) -> Result<Vec<HelloResult>> {
     let mut results = Vec::new();
     for (name, program) in [
         ("Python `print(\"hello\")`", programs::hello_python()),
@@ -105,30 +100,17 @@ async fn measure_one(
                 .collect(),
         )
     };
-    let first_stage = |t: &JobTrace| {
-        t.reached(JobState::Building)
-            .or_else(|| t.reached(JobState::Running))
-    };
+    let first_stage = |t: &JobTrace| t.reached(JobState::Building).or_else(|| t.reached(JobState::Running));
     Ok(HelloResult {
         name,
         host_command: program.host_command(),
         coderun: Summary::new(traces.iter().map(|t| t.elapsed).collect()),
         bare: Summary::new(bare),
-        to_starting: Summary::new(
-            traces
-                .iter()
-                .filter_map(|t| t.reached(JobState::Starting))
-                .collect(),
-        ),
+        to_starting: Summary::new(traces.iter().filter_map(|t| t.reached(JobState::Starting)).collect()),
         to_first_stage: Summary::new(traces.iter().filter_map(first_stage).collect()),
         build_stage: stage(StageName::Build),
         run_stage: stage(StageName::Run),
-        job_wall: Summary::new(
-            traces
-                .iter()
-                .map(|t| Duration::from_millis(t.result.wall_time_ms))
-                .collect(),
-        ),
+        job_wall: Summary::new(traces.iter().map(|t| Duration::from_millis(t.result.wall_time_ms)).collect()),
         outside_stages: Summary::new(
             traces
                 .iter()
@@ -141,11 +123,7 @@ async fn measure_one(
         outside_job: Summary::new(
             traces
                 .iter()
-                .map(|t| {
-                    t.elapsed.saturating_sub(Duration::from_millis(
-                        t.result.queued_ms + t.result.wall_time_ms,
-                    ))
-                })
+                .map(|t| t.elapsed.saturating_sub(Duration::from_millis(t.result.queued_ms + t.result.wall_time_ms)))
                 .collect(),
         ),
     })
@@ -154,14 +132,8 @@ async fn measure_one(
 /// A hello world must exit with 0 having printed `hello`.
 fn check(trace: &JobTrace) -> Result<()> {
     let printed: String = trace.stdout.iter().map(|(_, t)| t.as_str()).collect();
-    if trace.result.status != RunStatus::Exited
-        || trace.result.exit_code != Some(0)
-        || printed != "hello\n"
-    {
-        bail!(
-            "coderun's hello world went wrong: {:?}, stdout {printed:?}",
-            trace.result
-        );
+    if trace.result.status != RunStatus::Exited || trace.result.exit_code != Some(0) || printed != "hello\n" {
+        bail!("coderun's hello world went wrong: {:?}, stdout {printed:?}", trace.result);
     }
     Ok(())
 }
@@ -204,11 +176,7 @@ pub fn section(results: &[HelloResult], runs: usize) -> (String, Vec<Target>) {
     }
     out += &table.render();
     out += "\nBaseline commands (the catalog's): ";
-    out += &results
-        .iter()
-        .map(|r| format!("`{}`", r.host_command))
-        .collect::<Vec<_>>()
-        .join("; ");
+    out += &results.iter().map(|r| format!("`{}`", r.host_command)).collect::<Vec<_>>().join("; ");
     out += ".\n\n### Where coderun's time goes (p50 of the same runs, ms)\n\n\
             Arrivals at the client of `job/status` after sending `run`; the server's own \
             `wallTimeMs` of each stage and of the job (from leaving the queue to its end, whole \

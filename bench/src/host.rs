@@ -45,17 +45,12 @@ impl Scratch {
     pub fn new() -> Result<Scratch> {
         let root = std::env::temp_dir().join(format!("coderun-bench-{}", std::process::id()));
         fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-        Ok(Scratch {
-            root,
-            next: AtomicU64::new(0),
-        })
+        Ok(Scratch { root, next: AtomicU64::new(0) })
     }
 
     /// Runs `program` directly on the host, in a fresh directory.
     pub async fn run(&self, program: &Program) -> Result<HostTrace> {
-        let dir = self
-            .root
-            .join(self.next.fetch_add(1, Ordering::Relaxed).to_string());
+        let dir = self.root.join(self.next.fetch_add(1, Ordering::Relaxed).to_string());
         let started = Instant::now();
         fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
         for (path, content) in &program.files {
@@ -79,11 +74,7 @@ impl Drop for Scratch {
 
 /// Runs one command in `dir`, reading its stdout as it comes; fails unless
 /// it exits with 0.
-async fn run_step(
-    dir: &Path,
-    argv: &[&str],
-    env: &[(&str, &str)],
-) -> Result<Vec<(SystemTime, String)>> {
+async fn run_step(dir: &Path, argv: &[&str], env: &[(&str, &str)]) -> Result<Vec<(SystemTime, String)>> {
     let mut cmd = Command::new(argv[0]);
     cmd.args(&argv[1..])
         .current_dir(dir)
@@ -96,9 +87,7 @@ async fn run_step(
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting {}", argv[0]))?;
+    let mut child = cmd.spawn().with_context(|| format!("starting {}", argv[0]))?;
     let mut pipe = child.stdout.take().expect("stdout is piped");
     let mut chunks = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -107,10 +96,7 @@ async fn run_step(
         if n == 0 {
             break;
         }
-        chunks.push((
-            SystemTime::now(),
-            String::from_utf8_lossy(&buf[..n]).into_owned(),
-        ));
+        chunks.push((SystemTime::now(), String::from_utf8_lossy(&buf[..n]).into_owned()));
     }
     let status = child.wait().await.context("waiting for the process")?;
     if !status.success() {

@@ -33,10 +33,7 @@ use clap::Parser;
 use crate::{client::Session, host::Scratch, report::Report, server::ServerProcess};
 
 #[derive(Parser)]
-#[command(
-    name = "coderun-bench",
-    about = "Benchmarks a coderun server over its WebSocket against bare processes"
-)]
+#[command(name = "coderun-bench", about = "Benchmarks a coderun server over its WebSocket against bare processes")]
 struct Args {
     /// The server binary.
     #[arg(long, default_value = "target/release/coderun")]
@@ -85,9 +82,7 @@ async fn main() -> Result<()> {
         return docker_main(&args).await;
     }
     let mut report = Report::new();
-    let slots = args
-        .run_slots
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let slots = args.run_slots.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let max_clients = args.clients.iter().copied().max().unwrap_or(1);
     let mut server_args: Vec<String> = vec![
         "--run-slots".into(),
@@ -100,11 +95,7 @@ async fn main() -> Result<()> {
     ];
     server_args.extend(args.server_args.iter().cloned());
     let log = args.server_log.clone().unwrap_or_else(server::default_log);
-    eprintln!(
-        "starting {} (log: {})",
-        args.server_bin.display(),
-        log.display()
-    );
+    eprintln!("starting {} (log: {})", args.server_bin.display(), log.display());
     let server = ServerProcess::start(&args.server_bin, &server_args, &log).await?;
     eprintln!("server pid {} on {}", server.pid, server.addr);
 
@@ -119,13 +110,7 @@ async fn main() -> Result<()> {
             .context(format!("the server offers no {id}"))
     };
     report.context.extend([
-        (
-            "server".to_owned(),
-            format!(
-                "{} {}, native sandbox",
-                init.server.name, init.server.version
-            ),
-        ),
+        ("server".to_owned(), format!("{} {}, native sandbox", init.server.name, init.server.version)),
         ("server command".to_owned(), format!("`{}`", server.command)),
         ("Python".to_owned(), version("python")?),
         ("C compiler".to_owned(), version("c")?),
@@ -136,11 +121,7 @@ async fn main() -> Result<()> {
                 "`--runs {} --duration {} --clients {} --idle-connections {}`",
                 args.runs,
                 args.duration,
-                args.clients
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
+                args.clients.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","),
                 args.idle_connections
             ),
         ),
@@ -151,38 +132,25 @@ async fn main() -> Result<()> {
     let first = first_output::measure(&mut session, &scratch, args.runs).await?;
     session.close().await;
     let duration = Duration::from_secs(args.duration);
-    let levels = throughput::measure(
-        &server.ws_url(),
-        &scratch,
-        &args.clients,
-        duration,
-        args.trace,
-    )
-    .await?;
+    let levels = throughput::measure(&server.ws_url(), &scratch, &args.clients, duration, args.trace).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     memory.after_run = Some(server.rss_bytes()?);
     drop(server);
 
-    for (section, targets) in [
-        hello::section(&hello, args.runs),
-        first_output::section(&first),
-        memory::section(&memory),
-    ] {
+    for (section, targets) in
+        [hello::section(&hello, args.runs), first_output::section(&first), memory::section(&memory)]
+    {
         report.sections.push(section);
         report.targets.extend(targets);
     }
-    report
-        .sections
-        .push(throughput::section(&levels, duration, slots));
+    report.sections.push(throughput::section(&levels, duration, slots));
     publish(&report, &args)
 }
 
 /// The Docker backend's plan: a server with a warm pool, then one without.
 async fn docker_main(args: &Args) -> Result<()> {
     let mut report = Report::new();
-    let slots = args
-        .run_slots
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let slots = args.run_slots.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let max_clients = args.clients.iter().copied().max().unwrap_or(1);
     let base: Vec<String> = vec![
         "--sandbox".into(),
@@ -199,14 +167,8 @@ async fn docker_main(args: &Args) -> Result<()> {
         std::fs::write(&path, toml)?;
         Ok(path.display().to_string())
     };
-    let warm_cfg = config(
-        "warm",
-        "[docker]\ninstance = \"bench-warm\"\n[pool]\nper_key = 2\n",
-    )?;
-    let cold_cfg = config(
-        "cold",
-        "[docker]\ninstance = \"bench-cold\"\n[pool]\nper_key = 0\n",
-    )?;
+    let warm_cfg = config("warm", "[docker]\ninstance = \"bench-warm\"\n[pool]\nper_key = 2\n")?;
+    let cold_cfg = config("cold", "[docker]\ninstance = \"bench-cold\"\n[pool]\nper_key = 0\n")?;
 
     let log = args.server_log.clone().unwrap_or_else(server::default_log);
     let mut warm_args = base.clone();
@@ -216,37 +178,20 @@ async fn docker_main(args: &Args) -> Result<()> {
     let server = ServerProcess::start(&args.server_bin, &warm_args, &log).await?;
     let full = docker::full_pool(&server).await?;
     let filled_after = started.elapsed();
-    eprintln!(
-        "docker server pid {} on {}; pool full at {full} after {filled_after:?}",
-        server.pid, server.addr
-    );
+    eprintln!("docker server pid {} on {}; pool full at {full} after {filled_after:?}", server.pid, server.addr);
     let (session, init) = Session::open(&server.ws_url()).await?;
     session.close().await;
     report.context.extend([
-        (
-            "server".to_owned(),
-            format!(
-                "{} {}, Docker sandbox",
-                init.server.name, init.server.version
-            ),
-        ),
+        ("server".to_owned(), format!("{} {}, Docker sandbox", init.server.name, init.server.version)),
         ("server command".to_owned(), format!("`{}`", server.command)),
         (
             "engine".to_owned(),
-            report::output(&[
-                "docker",
-                "version",
-                "--format",
-                "{{.Server.Version}} (API {{.Server.APIVersion}})",
-            ]),
+            report::output(&["docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"]),
         ),
         ("features".to_owned(), init.features.join(", ")),
         (
             "pool at startup".to_owned(),
-            format!(
-                "{full} containers idle {:.1} s after the server started",
-                filled_after.as_secs_f64()
-            ),
+            format!("{full} containers idle {:.1} s after the server started", filled_after.as_secs_f64()),
         ),
         (
             "bench".to_owned(),
@@ -254,25 +199,14 @@ async fn docker_main(args: &Args) -> Result<()> {
                 "`--docker --runs {} --duration {} --clients {}`",
                 args.runs,
                 args.duration,
-                args.clients
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
+                args.clients.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",")
             ),
         ),
     ]);
     let mut rows = docker::hello(&server, args.runs, full).await?;
     let refill = docker::refill(&server, 10, full).await?;
     let duration = Duration::from_secs(args.duration);
-    let levels = throughput::measure(
-        &server.ws_url(),
-        &scratch,
-        &args.clients,
-        duration,
-        args.trace,
-    )
-    .await?;
+    let levels = throughput::measure(&server.ws_url(), &scratch, &args.clients, duration, args.trace).await?;
     drop(server);
 
     let mut cold_args = base;
@@ -284,19 +218,14 @@ async fn docker_main(args: &Args) -> Result<()> {
     let (section, targets) = docker::section(&rows, &refill, args.runs);
     report.sections.push(section);
     report.targets.extend(targets);
-    report
-        .sections
-        .push(throughput::section(&levels, duration, slots));
+    report.sections.push(throughput::section(&levels, duration, slots));
     publish(&report, args)
 }
 
 /// Raises the soft limit on open files to at least `want` (up to the hard
 /// limit): the memory measurement holds one socket per idle connection.
 fn raise_open_files_limit(want: u64) -> Result<()> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit and setrlimit with a valid, owned struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
@@ -310,10 +239,7 @@ fn raise_open_files_limit(want: u64) -> Result<()> {
         }
     }
     if limit.rlim_cur < want {
-        eprintln!(
-            "warning: RLIMIT_NOFILE is {} (hard limit), below the {want} this run needs",
-            limit.rlim_cur
-        );
+        eprintln!("warning: RLIMIT_NOFILE is {} (hard limit), below the {want} this run needs", limit.rlim_cur);
     }
     Ok(())
 }

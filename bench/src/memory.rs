@@ -45,22 +45,11 @@ pub async fn measure(server: &ServerProcess, n: usize) -> Result<MemoryResult> {
         .await?;
     tokio::time::sleep(SETTLE).await;
     let loaded = server.rss_bytes()?;
-    eprintln!(
-        "memory: RSS with {n} idle connections {} MB; closing them",
-        mb(loaded)
-    );
-    stream::iter(sessions)
-        .for_each_concurrent(OPENING_AT_ONCE, Session::close)
-        .await;
+    eprintln!("memory: RSS with {n} idle connections {} MB; closing them", mb(loaded));
+    stream::iter(sessions).for_each_concurrent(OPENING_AT_ONCE, Session::close).await;
     tokio::time::sleep(SETTLE).await;
     let after_close = server.rss_bytes()?;
-    Ok(MemoryResult {
-        connections: n,
-        idle,
-        loaded,
-        after_close,
-        after_run: None,
-    })
+    Ok(MemoryResult { connections: n, idle, loaded, after_close, after_run: None })
 }
 
 /// The section of the report, and its target.
@@ -76,33 +65,14 @@ pub fn section(r: &MemoryResult) -> (String, Vec<Target>) {
     let added = r.loaded.saturating_sub(r.idle);
     let mut table = Table::new(&["state", "RSS (MB)", "vs idle (MB)"]);
     let vs_idle = |v: u64| format!("{:+.1}", (v as f64 - r.idle as f64) / 1e6);
-    table.row(vec![
-        "idle after startup".to_owned(),
-        mb(r.idle),
-        "–".to_owned(),
-    ]);
-    table.row(vec![
-        format!("{} idle connections", r.connections),
-        mb(r.loaded),
-        vs_idle(r.loaded),
-    ]);
-    table.row(vec![
-        "after closing them".to_owned(),
-        mb(r.after_close),
-        vs_idle(r.after_close),
-    ]);
+    table.row(vec!["idle after startup".to_owned(), mb(r.idle), "–".to_owned()]);
+    table.row(vec![format!("{} idle connections", r.connections), mb(r.loaded), vs_idle(r.loaded)]);
+    table.row(vec!["after closing them".to_owned(), mb(r.after_close), vs_idle(r.after_close)]);
     if let Some(after_run) = r.after_run {
-        table.row(vec![
-            "idle after every other benchmark".to_owned(),
-            mb(after_run),
-            vs_idle(after_run),
-        ]);
+        table.row(vec!["idle after every other benchmark".to_owned(), mb(after_run), vs_idle(after_run)]);
     }
     out += &table.render();
-    out += &format!(
-        "\nPer connection: {:.1} KB.\n",
-        added as f64 / r.connections.max(1) as f64 / 1e3
-    );
+    out += &format!("\nPer connection: {:.1} KB.\n", added as f64 / r.connections.max(1) as f64 / 1e3);
     let targets = vec![Target {
         what: format!("RSS added by {} idle connections", r.connections),
         target: format!("< {} MB", ADDED_TARGET_BYTES / 1_000_000),

@@ -24,11 +24,8 @@ pub struct Program {
 }
 
 /// The catalog's Python environment: unbuffered, no bytecode files.
-const PYTHON_ENV: [(&str, &str); 3] = [
-    ("PYTHONUNBUFFERED", "1"),
-    ("PYTHONDONTWRITEBYTECODE", "1"),
-    ("PYTHONIOENCODING", "utf-8"),
-];
+const PYTHON_ENV: [(&str, &str); 3] =
+    [("PYTHONUNBUFFERED", "1"), ("PYTHONDONTWRITEBYTECODE", "1"), ("PYTHONIOENCODING", "utf-8")];
 
 impl Program {
     /// A Python program in `main.py`, run as the catalog runs it.
@@ -72,11 +69,7 @@ impl Program {
             files: self
                 .files
                 .iter()
-                .map(|(path, content)| FileParam {
-                    path: (*path).to_owned(),
-                    content: content.clone(),
-                    encoding: None,
-                })
+                .map(|(path, content)| FileParam { path: (*path).to_owned(), content: content.clone(), encoding: None })
                 .collect(),
             entry: None,
             args: None,
@@ -88,11 +81,7 @@ impl Program {
 
     /// The host steps as one shell-like line, for the report.
     pub fn host_command(&self) -> String {
-        self.host_steps
-            .iter()
-            .map(|step| step.join(" "))
-            .collect::<Vec<_>>()
-            .join(" && ")
+        self.host_steps.iter().map(|step| step.join(" ")).collect::<Vec<_>>().join(" && ")
     }
 }
 
@@ -103,9 +92,7 @@ pub fn hello_python() -> Program {
 
 /// The C hello world; coderun compiles it on every run, and so does the baseline.
 pub fn hello_c() -> Program {
-    Program::c(
-        "#include <stdio.h>\n\nint main(void) {\n    printf(\"hello\\n\");\n    return 0;\n}\n",
-    )
+    Program::c("#include <stdio.h>\n\nint main(void) {\n    printf(\"hello\\n\");\n    return 0;\n}\n")
 }
 
 /// Prints `first <time_ns>` with the wall clock (CLOCK_REALTIME) read just

@@ -14,10 +14,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(header: &[&str]) -> Table {
-        Table {
-            header: header.iter().map(|h| (*h).to_owned()).collect(),
-            rows: Vec::new(),
-        }
+        Table { header: header.iter().map(|h| (*h).to_owned()).collect(), rows: Vec::new() }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -28,13 +25,7 @@ impl Table {
     pub fn render(&self) -> String {
         let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
         let mut out = line(&self.header);
-        out += &line(
-            &self
-                .header
-                .iter()
-                .map(|_| "---".to_owned())
-                .collect::<Vec<_>>(),
-        );
+        out += &line(&self.header.iter().map(|_| "---".to_owned()).collect::<Vec<_>>());
         for row in &self.rows {
             out += &line(row);
         }
@@ -59,11 +50,7 @@ pub struct Report {
 
 impl Report {
     pub fn new() -> Report {
-        Report {
-            context: machine(),
-            targets: Vec::new(),
-            sections: Vec::new(),
-        }
+        Report { context: machine(), targets: Vec::new(), sections: Vec::new() }
     }
 
     pub fn render(&self) -> String {
@@ -77,12 +64,7 @@ impl Report {
         let mut targets = Table::new(&["what", "target", "measured", "met"]);
         for t in &self.targets {
             let met = if t.met { "yes" } else { "**no**" };
-            targets.row(vec![
-                t.what.clone(),
-                t.target.clone(),
-                t.measured.clone(),
-                met.to_owned(),
-            ]);
+            targets.row(vec![t.what.clone(), t.target.clone(), t.measured.clone(), met.to_owned()]);
         }
         out += &targets.render();
         for section in &self.sections {
@@ -111,10 +93,7 @@ fn machine() -> Vec<(String, String)> {
         .map(|kib| format!("{:.1} GiB", kib as f64 / (1024.0 * 1024.0)))
         .unwrap_or_else(|| "unknown".to_owned());
     vec![
-        (
-            "date (UTC)".to_owned(),
-            output(&["date", "-u", "+%Y-%m-%d %H:%M"]),
-        ),
+        ("date (UTC)".to_owned(), output(&["date", "-u", "+%Y-%m-%d %H:%M"])),
         ("CPUs (`nproc`)".to_owned(), output(&["nproc"])),
         ("CPU".to_owned(), model),
         ("memory".to_owned(), memory),

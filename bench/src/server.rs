@@ -38,40 +38,21 @@ impl ServerProcess {
     /// Starts `bin serve --listen 127.0.0.1:0 ARGS...` with its log in `log`.
     pub async fn start(bin: &Path, args: &[String], log: &Path) -> Result<ServerProcess> {
         if !bin.is_file() {
-            bail!(
-                "no server binary at {} (build it with `cargo build --release --workspace --bins`)",
-                bin.display()
-            );
+            bail!("no server binary at {} (build it with `cargo build --release --workspace --bins`)", bin.display());
         }
-        let log_file =
-            fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let log_file = fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
         let mut cmd = Command::new(bin);
         cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .kill_on_drop(true);
-        let command = format!(
-            "{} serve --listen 127.0.0.1:0 {}",
-            bin.display(),
-            args.join(" ")
-        );
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file).kill_on_drop(true);
+        let command = format!("{} serve --listen 127.0.0.1:0 {}", bin.display(), args.join(" "));
+        let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
         let pid = child.id().context("the server exited at once")?;
 
         let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
         let line = match tokio::time::timeout(START_TIMEOUT, lines.next_line()).await {
             Ok(Ok(Some(line))) => line,
-            Ok(_) => bail!(
-                "the server exited before it listened; see its log {}",
-                log.display()
-            ),
-            Err(_) => bail!(
-                "the server did not listen within {START_TIMEOUT:?}; see its log {}",
-                log.display()
-            ),
+            Ok(_) => bail!("the server exited before it listened; see its log {}", log.display()),
+            Err(_) => bail!("the server did not listen within {START_TIMEOUT:?}; see its log {}", log.display()),
         };
         let addr = line
             .strip_prefix("coderun listening on http://")
@@ -80,12 +61,7 @@ impl ServerProcess {
             .parse()
             .with_context(|| format!("unreadable address in {line:?}"))?;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(ServerProcess {
-            child,
-            pid,
-            addr,
-            command,
-        })
+        Ok(ServerProcess { child, pid, addr, command })
     }
 
     /// `ws://ADDR/rpc`
@@ -95,17 +71,9 @@ impl ServerProcess {
 
     /// The server's resident memory (`VmRSS` of `/proc/PID/status`), in bytes.
     pub fn rss_bytes(&self) -> Result<u64> {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .context("reading the server's status")?;
-        let line = status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .context("no VmRSS line")?;
-        let kib: u64 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|v| v.parse().ok())
-            .context("bad VmRSS line")?;
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid)).context("reading the server's status")?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS line")?;
+        let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).context("bad VmRSS line")?;
         Ok(kib * 1024)
     }
 

@@ -55,16 +55,10 @@ pub async fn measure(
 ) -> Result<Vec<Level>> {
     let mut out = Vec::new();
     for &clients in levels {
-        eprintln!(
-            "throughput: {clients} clients, {duration:?} over coderun, then as long on the host"
-        );
+        eprintln!("throughput: {clients} clients, {duration:?} over coderun, then as long on the host");
         let coderun = over_coderun(url, clients, duration, trace).await?;
         let bare = on_host(scratch, clients, duration).await?;
-        out.push(Level {
-            clients,
-            coderun,
-            bare,
-        });
+        out.push(Level { clients, coderun, bare });
     }
     Ok(out)
 }
@@ -74,37 +68,32 @@ async fn over_coderun(url: &str, clients: usize, duration: Duration, trace: bool
     let params = programs::trivial().run_params();
     let started = Instant::now();
     let deadline = started + duration;
-    let loops = sessions
-        .into_iter()
-        .enumerate()
-        .map(|(client, (mut session, _))| {
-            let params = &params;
-            async move {
-                let (mut latencies, mut refused, mut failed) = (Vec::new(), 0, 0);
-                while Instant::now() < deadline {
-                    match session.run(params).await {
-                        Ok(job) => {
-                            if trace {
-                                eprintln!("  client {client}: {}", job.timeline());
-                            }
-                            if job.result.status != RunStatus::Exited
-                                || job.result.exit_code != Some(0)
-                            {
-                                failed += 1;
-                            }
-                            latencies.push(job.elapsed);
+    let loops = sessions.into_iter().enumerate().map(|(client, (mut session, _))| {
+        let params = &params;
+        async move {
+            let (mut latencies, mut refused, mut failed) = (Vec::new(), 0, 0);
+            while Instant::now() < deadline {
+                match session.run(params).await {
+                    Ok(job) => {
+                        if trace {
+                            eprintln!("  client {client}: {}", job.timeline());
                         }
-                        Err(e) if e.is::<Refused>() => {
-                            refused += 1;
-                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        if job.result.status != RunStatus::Exited || job.result.exit_code != Some(0) {
+                            failed += 1;
                         }
-                        Err(e) => return Err(e),
+                        latencies.push(job.elapsed);
                     }
+                    Err(e) if e.is::<Refused>() => {
+                        refused += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Err(e) => return Err(e),
                 }
-                session.close().await;
-                Ok((latencies, refused, failed))
             }
-        });
+            session.close().await;
+            Ok((latencies, refused, failed))
+        }
+    });
     let results = try_join_all(loops).await?;
     Ok(combine(results, started.elapsed()))
 }
@@ -138,12 +127,7 @@ fn combine(results: Vec<(Vec<Duration>, usize, usize)>, elapsed: Duration) -> Si
         refused += r;
         failed += f;
     }
-    Side {
-        latency: Summary::new(all),
-        elapsed,
-        refused,
-        failed,
-    }
+    Side { latency: Summary::new(all), elapsed, refused, failed }
 }
 
 /// The section of the report.
@@ -176,10 +160,7 @@ pub fn section(levels: &[Level], duration: Duration, slots: usize) -> String {
             format!("{:.1}", b.jobs_per_second()),
             ms(b.latency.p50()),
             ms(b.latency.p99()),
-            format!(
-                "{:.0} %",
-                100.0 * c.jobs_per_second() / b.jobs_per_second().max(f64::MIN_POSITIVE)
-            ),
+            format!("{:.0} %", 100.0 * c.jobs_per_second() / b.jobs_per_second().max(f64::MIN_POSITIVE)),
             format!("{} / {}", c.refused, c.failed),
         ]);
     }

@@ -66,9 +66,7 @@ impl<'de> Deserialize<'de> for Version {
         if v == "2.0" {
             Ok(Version)
         } else {
-            Err(serde::de::Error::custom(format!(
-                "jsonrpc must be \"2.0\", not {v:?}"
-            )))
+            Err(serde::de::Error::custom(format!("jsonrpc must be \"2.0\", not {v:?}")))
         }
     }
 }
@@ -126,11 +124,7 @@ pub struct ResponseError {
 
 impl ResponseError {
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        ResponseError {
-            code,
-            message: message.into(),
-            data: None,
-        }
+        ResponseError { code, message: message.into(), data: None }
     }
 
     pub fn with_data(mut self, data: impl Serialize) -> Self {
@@ -142,48 +136,25 @@ impl ResponseError {
 impl Response {
     pub fn ok(id: RequestId, result: impl Serialize) -> Response {
         let result = serde_json::to_value(result).expect("results serialize");
-        Response {
-            jsonrpc: Version,
-            id: Some(id),
-            result: Some(result),
-            error: None,
-        }
+        Response { jsonrpc: Version, id: Some(id), result: Some(result), error: None }
     }
 
     pub fn err(id: Option<RequestId>, error: ResponseError) -> Response {
-        Response {
-            jsonrpc: Version,
-            id,
-            result: None,
-            error: Some(error),
-        }
+        Response { jsonrpc: Version, id, result: None, error: Some(error) }
     }
 }
 
 impl Notification {
     pub fn new(method: impl Into<String>, params: impl Serialize) -> Notification {
         let params = serde_json::to_value(params).expect("params serialize");
-        Notification {
-            jsonrpc: Version,
-            method: method.into(),
-            params: Some(params),
-        }
+        Notification { jsonrpc: Version, method: method.into(), params: Some(params) }
     }
 }
 
 impl Request {
-    pub fn new(
-        id: impl Into<RequestId>,
-        method: impl Into<String>,
-        params: impl Serialize,
-    ) -> Request {
+    pub fn new(id: impl Into<RequestId>, method: impl Into<String>, params: impl Serialize) -> Request {
         let params = serde_json::to_value(params).expect("params serialize");
-        Request {
-            jsonrpc: Version,
-            id: id.into(),
-            method: method.into(),
-            params: Some(params),
-        }
+        Request { jsonrpc: Version, id: id.into(), method: method.into(), params: Some(params) }
     }
 }
 
@@ -227,17 +198,10 @@ impl Message {
     pub fn from_value(value: Value) -> Result<Message, ParseFailure> {
         let invalid = |id: Option<RequestId>, why: String| ParseFailure {
             id,
-            error: ResponseError::new(
-                error_codes::INVALID_REQUEST,
-                format!("invalid request: {why}"),
-            ),
+            error: ResponseError::new(error_codes::INVALID_REQUEST, format!("invalid request: {why}")),
         };
         let Value::Object(obj) = &value else {
-            let what = if value.is_array() {
-                "batches are not supported"
-            } else {
-                "a message must be a JSON object"
-            };
+            let what = if value.is_array() { "batches are not supported" } else { "a message must be a JSON object" };
             return Err(invalid(None, what.to_owned()));
         };
         // Read the id first so that every later complaint can carry it.
@@ -246,12 +210,7 @@ impl Message {
             Some(raw) => match serde_json::from_value::<RequestId>(raw.clone()) {
                 Ok(id) => Some(id),
                 Err(_) if raw.is_null() => None,
-                Err(_) => {
-                    return Err(invalid(
-                        None,
-                        "id must be an integer or a string".to_owned(),
-                    ))
-                }
+                Err(_) => return Err(invalid(None, "id must be an integer or a string".to_owned())),
             },
         };
         match obj.get("jsonrpc") {
@@ -260,10 +219,7 @@ impl Message {
         }
         if let Some(params) = obj.get("params") {
             if !(params.is_object() || params.is_array()) {
-                return Err(invalid(
-                    id,
-                    "params must be an object or an array".to_owned(),
-                ));
+                return Err(invalid(id, "params must be an object or an array".to_owned()));
             }
         }
         let has_method = obj.contains_key("method");
@@ -284,10 +240,7 @@ impl Message {
         } else if has_result && has_id {
             serde_json::from_value(value).map(Message::Response)
         } else {
-            return Err(invalid(
-                id,
-                "a message needs a method, or a result or error with an id".to_owned(),
-            ));
+            return Err(invalid(id, "a message needs a method, or a result or error with an id".to_owned()));
         };
         message.map_err(|e| invalid(None, e.to_string()))
     }
@@ -330,9 +283,7 @@ mod tests {
     fn request_round_trips_exactly() {
         let text = r#"{"jsonrpc":"2.0","id":1,"method":"run","params":{"language":"python"}}"#;
         let msg = Message::parse(text).unwrap();
-        assert!(
-            matches!(&msg, Message::Request(r) if r.method == "run" && r.id == RequestId::Number(1))
-        );
+        assert!(matches!(&msg, Message::Request(r) if r.method == "run" && r.id == RequestId::Number(1)));
         assert_eq!(msg.to_text(), text);
     }
 
@@ -348,10 +299,7 @@ mod tests {
     fn error_response_round_trips_exactly() {
         let resp = Response::err(None, ResponseError::new(-32700, "parse error: x"));
         let text = serde_json::to_string(&resp).unwrap();
-        assert_eq!(
-            text,
-            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error: x"}}"#
-        );
+        assert_eq!(text, r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error: x"}}"#);
         assert_eq!(Message::parse(&text).unwrap(), Message::Response(resp));
     }
 
@@ -385,8 +333,7 @@ mod tests {
 
     #[test]
     fn scalar_params_are_invalid_requests() {
-        let f =
-            Message::parse(r#"{"jsonrpc":"2.0","id":1,"method":"run","params":3}"#).unwrap_err();
+        let f = Message::parse(r#"{"jsonrpc":"2.0","id":1,"method":"run","params":3}"#).unwrap_err();
         assert_eq!(f.error.code, error_codes::INVALID_REQUEST);
         assert_eq!(f.id, Some(RequestId::Number(1)));
     }

@@ -23,18 +23,11 @@ pub mod run;
 pub mod schema;
 
 pub use diagnostic::{Diagnostic, DiagnosticSeverity, Position, Range};
-pub use initialize::{
-    ClientInfo, InitializeParams, InitializeResult, LanguageInfo, LimitsInfo, ServerInfo,
-};
-pub use job::{
-    CancelParams, JobDiagnosticsParams, JobOutputParams, JobState, JobStatusParams, JobStdinParams,
-    Stream,
-};
+pub use initialize::{ClientInfo, InitializeParams, InitializeResult, LanguageInfo, LimitsInfo, ServerInfo};
+pub use job::{CancelParams, JobDiagnosticsParams, JobOutputParams, JobState, JobStatusParams, JobStdinParams, Stream};
 pub use jsonrpc::{Message, Notification, Request, RequestId, Response, ResponseError};
 pub use limits::{Limits, PartialLimits};
-pub use run::{
-    Encoding, FileParam, OutputChunk, RunParams, RunResult, RunStatus, StageName, StageResult,
-};
+pub use run::{Encoding, FileParam, OutputChunk, RunParams, RunResult, RunStatus, StageName, StageResult};
 
 /// The protocol version this crate describes, as sent in `initialize`.
 pub const PROTOCOL_VERSION: &str = "1";

@@ -83,10 +83,7 @@ mod tests {
 
     #[test]
     fn partial_limits_skip_absent_fields() {
-        let p = PartialLimits {
-            wall_time_ms: Some(5),
-            ..Default::default()
-        };
+        let p = PartialLimits { wall_time_ms: Some(5), ..Default::default() };
         assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"wallTimeMs":5}"#);
     }
 

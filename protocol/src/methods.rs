@@ -8,8 +8,8 @@
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{
-    CancelParams, InitializeParams, InitializeResult, JobDiagnosticsParams, JobOutputParams,
-    JobStatusParams, JobStdinParams, RunParams, RunResult,
+    CancelParams, InitializeParams, InitializeResult, JobDiagnosticsParams, JobOutputParams, JobStatusParams,
+    JobStdinParams, RunParams, RunResult,
 };
 
 /// A request: one response per call.
@@ -80,13 +80,8 @@ impl Notification for Cancel {
 pub const REQUESTS: &[&str] = &[Initialize::METHOD, Run::METHOD];
 
 /// Every notification method, in either direction.
-pub const NOTIFICATIONS: &[&str] = &[
-    JobStatus::METHOD,
-    JobOutput::METHOD,
-    JobDiagnostics::METHOD,
-    JobStdin::METHOD,
-    Cancel::METHOD,
-];
+pub const NOTIFICATIONS: &[&str] =
+    &[JobStatus::METHOD, JobOutput::METHOD, JobDiagnostics::METHOD, JobStdin::METHOD, Cancel::METHOD];
 
 #[cfg(test)]
 mod tests {
@@ -95,15 +90,6 @@ mod tests {
     #[test]
     fn every_method_string_maps_to_its_type() {
         assert_eq!(REQUESTS, &["initialize", "run"]);
-        assert_eq!(
-            NOTIFICATIONS,
-            &[
-                "job/status",
-                "job/output",
-                "job/diagnostics",
-                "job/stdin",
-                "$/cancelRequest"
-            ]
-        );
+        assert_eq!(NOTIFICATIONS, &["job/status", "job/output", "job/diagnostics", "job/stdin", "$/cancelRequest"]);
     }
 }

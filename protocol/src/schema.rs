@@ -48,10 +48,7 @@ pub fn generate() -> Value {
         (M::METHOD.to_owned(), entry)
     }
 
-    fn notification<M: methods::Notification>(
-        g: &mut SchemaGenerator,
-        direction: &str,
-    ) -> (String, Value)
+    fn notification<M: methods::Notification>(g: &mut SchemaGenerator, direction: &str) -> (String, Value)
     where
         M::Params: JsonSchema,
     {
@@ -96,16 +93,9 @@ pub fn generate() -> Value {
 
     let mut defs: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     for (def, field) in ALWAYS_PRESENT {
-        let schema = defs
-            .get_mut(*def)
-            .unwrap_or_else(|| panic!("no definition {def}"));
-        assert!(
-            schema["properties"].get(*field).is_some(),
-            "{def} has no field {field}"
-        );
-        let required = schema["required"]
-            .as_array_mut()
-            .expect("a struct has required fields");
+        let schema = defs.get_mut(*def).unwrap_or_else(|| panic!("no definition {def}"));
+        assert!(schema["properties"].get(*field).is_some(), "{def} has no field {field}");
+        let required = schema["required"].as_array_mut().expect("a struct has required fields");
         if !required.iter().any(|r| r == field) {
             required.push(json!(field));
         }
@@ -140,8 +130,7 @@ pub fn generate_text() -> String {
 fn sorted(value: Value) -> Value {
     match value {
         Value::Object(map) => {
-            let map: BTreeMap<String, Value> =
-                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            let map: BTreeMap<String, Value> = map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
             Value::Object(map.into_iter().collect())
         }
         Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),

@@ -48,10 +48,7 @@ struct Rule {
 }
 
 fn rule(prefix: impl Into<String>, check: impl Fn(&Message) -> Checked + 'static) -> Rule {
-    Rule {
-        prefix: prefix.into(),
-        check: Box::new(check),
-    }
+    Rule { prefix: prefix.into(), check: Box::new(check) }
 }
 
 /// Every prefix an example may have. Adding an example of a new kind means
@@ -86,10 +83,7 @@ fn rules() -> Vec<Rule> {
         rule("cancel-request", notification::<methods::Cancel>),
     ];
     for &(code, name) in error_codes::ALL {
-        rules.push(rule(
-            format!("error.{}", name.replace(' ', "-")),
-            move |m| error(m, code),
-        ));
+        rules.push(rule(format!("error.{}", name.replace(' ', "-")), move |m| error(m, code)));
     }
     rules
 }
@@ -118,16 +112,9 @@ fn request<M: methods::Request>(msg: &Message) -> Checked {
         return Err("expected a request".into());
     };
     if r.method != M::METHOD {
-        return Err(format!(
-            "expected method {:?}, found {:?}",
-            M::METHOD,
-            r.method
-        ));
+        return Err(format!("expected method {:?}, found {:?}", M::METHOD, r.method));
     }
-    let params = r
-        .params
-        .clone()
-        .ok_or("a request of this protocol always has params")?;
+    let params = r.params.clone().ok_or("a request of this protocol always has params")?;
     decode::<M::Params>(&params)?;
     Ok(vec![(def_name::<M::Params>(), params)])
 }
@@ -137,16 +124,9 @@ fn notification<M: methods::Notification>(msg: &Message) -> Checked {
         return Err("expected a notification".into());
     };
     if n.method != M::METHOD {
-        return Err(format!(
-            "expected method {:?}, found {:?}",
-            M::METHOD,
-            n.method
-        ));
+        return Err(format!("expected method {:?}, found {:?}", M::METHOD, n.method));
     }
-    let params = n
-        .params
-        .clone()
-        .ok_or("a notification of this protocol always has params")?;
+    let params = n.params.clone().ok_or("a notification of this protocol always has params")?;
     decode::<M::Params>(&params)?;
     Ok(vec![(def_name::<M::Params>(), params)])
 }
@@ -175,10 +155,7 @@ fn error(msg: &Message, code: i32) -> Checked {
     }
     let e = r.error.as_ref().ok_or("expected an error")?;
     if e.code != code {
-        return Err(format!(
-            "the file name says error {code}, the file has {}",
-            e.code
-        ));
+        return Err(format!("the file name says error {code}, the file has {}", e.code));
     }
     if code == error_codes::PARSE_ERROR && r.id.is_some() {
         return Err("a parse error's id is null".into());
@@ -192,9 +169,7 @@ fn error(msg: &Message, code: i32) -> Checked {
             decode::<BusyData>(data)?;
             Ok(vec![(def_name::<BusyData>(), data.clone())])
         }
-        (error_codes::LIMIT_EXCEEDED | error_codes::BUSY, None) => {
-            Err(format!("error {code} always carries data"))
-        }
+        (error_codes::LIMIT_EXCEEDED | error_codes::BUSY, None) => Err(format!("error {code} always carries data")),
         (_, Some(_)) => Err(format!("error {code} carries no data")),
         (_, None) => Ok(vec![]),
     }
@@ -205,17 +180,11 @@ fn error(msg: &Message, code: i32) -> Checked {
 fn schema_errors(schema: &Value, def: Option<&str>, value: &Value) -> Vec<String> {
     let mut doc = schema.clone();
     if let Some(def) = def {
-        assert!(
-            schema["$defs"].get(def).is_some(),
-            "the schema has no $defs/{def}"
-        );
+        assert!(schema["$defs"].get(def).is_some(), "the schema has no $defs/{def}");
         doc["$ref"] = json!(format!("#/$defs/{def}"));
     }
     let validator = jsonschema::validator_for(&doc).expect("the generated schema compiles");
-    validator
-        .iter_errors(value)
-        .map(|e| format!("{} at {:?}", e, e.instance_path().to_string()))
-        .collect()
+    validator.iter_errors(value).map(|e| format!("{} at {:?}", e, e.instance_path().to_string())).collect()
 }
 
 struct Example {
@@ -235,15 +204,11 @@ fn load_examples(rules: &[Rule]) -> (Vec<Example>, Vec<String>) {
     for path in paths {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let Some(stem) = name.strip_suffix(".json") else {
-            failures.push(format!(
-                "{name}: every file under spec/examples is a .json message"
-            ));
+            failures.push(format!("{name}: every file under spec/examples is a .json message"));
             continue;
         };
         let matching: Vec<usize> = (0..rules.len())
-            .filter(|&i| {
-                stem == rules[i].prefix || stem.starts_with(&format!("{}.", rules[i].prefix))
-            })
+            .filter(|&i| stem == rules[i].prefix || stem.starts_with(&format!("{}.", rules[i].prefix)))
             .collect();
         let [rule] = matching[..] else {
             failures.push(format!(
@@ -267,29 +232,19 @@ fn every_example_is_a_valid_message_of_the_kind_its_name_says() {
     let rules = rules();
     let schema = schema::generate();
     let (examples, mut failures) = load_examples(&rules);
-    assert!(
-        !examples.is_empty(),
-        "no examples found in {}",
-        examples_dir().display()
-    );
+    assert!(!examples.is_empty(), "no examples found in {}", examples_dir().display());
     for ex in &examples {
         let text = serde_json::to_string(&ex.value).unwrap();
         let msg = match Message::parse(&text) {
             Ok(msg) => msg,
             Err(f) => {
-                failures.push(format!(
-                    "{}: Message::parse fails: {}",
-                    ex.name, f.error.message
-                ));
+                failures.push(format!("{}: Message::parse fails: {}", ex.name, f.error.message));
                 continue;
             }
         };
         let back = serde_json::to_value(&msg).unwrap();
         if back != ex.value {
-            failures.push(format!(
-                "{}: the message does not round-trip; re-encoded as {back}",
-                ex.name
-            ));
+            failures.push(format!("{}: the message does not round-trip; re-encoded as {back}", ex.name));
         }
         let parts = match (rules[ex.rule].check)(&msg) {
             Ok(parts) => parts,
@@ -307,22 +262,14 @@ fn every_example_is_a_valid_message_of_the_kind_its_name_says() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} example problem(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} example problem(s):\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
 fn every_method_and_error_code_has_an_example() {
     let rules = rules();
     let (examples, _) = load_examples(&rules);
-    let covered: BTreeSet<&str> = examples
-        .iter()
-        .map(|e| rules[e.rule].prefix.as_str())
-        .collect();
+    let covered: BTreeSet<&str> = examples.iter().map(|e| rules[e.rule].prefix.as_str()).collect();
     let mut needed: Vec<String> = vec![
         "initialize.request".into(),
         "initialize.response".into(),
@@ -336,27 +283,13 @@ fn every_method_and_error_code_has_an_example() {
         "job-stdin".into(),
         "cancel-request".into(),
     ];
-    needed.extend(
-        error_codes::ALL
-            .iter()
-            .map(|(_, name)| format!("error.{}", name.replace(' ', "-"))),
-    );
-    let missing: Vec<&String> = needed
-        .iter()
-        .filter(|n| !covered.contains(n.as_str()))
-        .collect();
+    needed.extend(error_codes::ALL.iter().map(|(_, name)| format!("error.{}", name.replace(' ', "-"))));
+    let missing: Vec<&String> = needed.iter().filter(|n| !covered.contains(n.as_str())).collect();
     assert!(missing.is_empty(), "no example of: {missing:?}");
 
     // The prefixes above must stay in step with the methods the crate defines.
-    assert_eq!(
-        methods::REQUESTS,
-        &[methods::Initialize::METHOD, methods::Run::METHOD]
-    );
-    assert_eq!(
-        methods::NOTIFICATIONS.len(),
-        5,
-        "a new notification needs a rule and an example"
-    );
+    assert_eq!(methods::REQUESTS, &[methods::Initialize::METHOD, methods::Run::METHOD]);
+    assert_eq!(methods::NOTIFICATIONS.len(), 5, "a new notification needs a rule and an example");
 }
 
 /// The string values a closed enum of the schema allows, whether schemars
@@ -368,10 +301,7 @@ fn enum_values(schema: &Value, def: &str) -> BTreeSet<String> {
         (_, Some(Value::Array(vs))) => vs.iter().map(|v| &v["const"]).collect(),
         _ => panic!("{def} is not a closed enum in the schema"),
     };
-    values
-        .into_iter()
-        .map(|v| v.as_str().expect("string enum").to_owned())
-        .collect()
+    values.into_iter().map(|v| v.as_str().expect("string enum").to_owned()).collect()
 }
 
 #[test]
@@ -380,30 +310,14 @@ fn every_run_status_and_job_state_has_an_example() {
     let schema = schema::generate();
     let (examples, _) = load_examples(&rules);
     let of_kind = |prefix: &str| -> Vec<&Value> {
-        examples
-            .iter()
-            .filter(|e| rules[e.rule].prefix == prefix)
-            .map(|e| &e.value)
-            .collect()
+        examples.iter().filter(|e| rules[e.rule].prefix == prefix).map(|e| &e.value).collect()
     };
-    let statuses: BTreeSet<String> = of_kind("run.response")
-        .into_iter()
-        .filter_map(|v| v["result"]["status"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(
-        statuses,
-        enum_values(&schema, "RunStatus"),
-        "run.response examples vs RunStatus"
-    );
-    let states: BTreeSet<String> = of_kind("job-status")
-        .into_iter()
-        .filter_map(|v| v["params"]["state"].as_str().map(str::to_owned))
-        .collect();
-    assert_eq!(
-        states,
-        enum_values(&schema, "JobState"),
-        "job-status examples vs JobState"
-    );
+    let statuses: BTreeSet<String> =
+        of_kind("run.response").into_iter().filter_map(|v| v["result"]["status"].as_str().map(str::to_owned)).collect();
+    assert_eq!(statuses, enum_values(&schema, "RunStatus"), "run.response examples vs RunStatus");
+    let states: BTreeSet<String> =
+        of_kind("job-status").into_iter().filter_map(|v| v["params"]["state"].as_str().map(str::to_owned)).collect();
+    assert_eq!(states, enum_values(&schema, "JobState"), "job-status examples vs JobState");
 }
 
 #[test]

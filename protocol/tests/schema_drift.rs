@@ -19,8 +19,7 @@ fn checked_in_schema_matches_the_generated_one() {
     let generated = schema::generate_text();
     let path = schema_path();
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
-        std::fs::write(&path, &generated)
-            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        std::fs::write(&path, &generated).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         return;
     }
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
@@ -44,42 +43,24 @@ fn checked_in_schema_matches_the_generated_one() {
 fn schema_defines_every_method_with_its_params_and_result() {
     let schema = schema::generate();
     let defs = schema["$defs"].as_object().expect("$defs is an object");
-    let x_methods = schema["x-methods"]
-        .as_object()
-        .expect("x-methods is an object");
+    let x_methods = schema["x-methods"].as_object().expect("x-methods is an object");
     let resolves = |v: &Value| -> bool {
         let r = v["$ref"].as_str().unwrap_or_default();
-        r.strip_prefix("#/$defs/")
-            .is_some_and(|name| defs.contains_key(name))
+        r.strip_prefix("#/$defs/").is_some_and(|name| defs.contains_key(name))
     };
     for method in methods::REQUESTS {
         let m = &x_methods[*method];
         assert_eq!(m["kind"], "request", "{method}");
-        assert!(
-            resolves(&m["params"]),
-            "{method}: params do not resolve under $defs"
-        );
-        assert!(
-            resolves(&m["result"]),
-            "{method}: result does not resolve under $defs"
-        );
+        assert!(resolves(&m["params"]), "{method}: params do not resolve under $defs");
+        assert!(resolves(&m["result"]), "{method}: result does not resolve under $defs");
     }
     for method in methods::NOTIFICATIONS {
         let m = &x_methods[*method];
         assert_eq!(m["kind"], "notification", "{method}");
-        assert!(
-            resolves(&m["params"]),
-            "{method}: params do not resolve under $defs"
-        );
-        assert!(
-            m.get("result").is_none(),
-            "{method}: a notification has no result"
-        );
+        assert!(resolves(&m["params"]), "{method}: params do not resolve under $defs");
+        assert!(m.get("result").is_none(), "{method}: a notification has no result");
     }
-    assert_eq!(
-        x_methods.len(),
-        methods::REQUESTS.len() + methods::NOTIFICATIONS.len()
-    );
+    assert_eq!(x_methods.len(), methods::REQUESTS.len() + methods::NOTIFICATIONS.len());
 }
 
 #[test]
@@ -91,9 +72,6 @@ fn schema_lists_every_error_code() {
         .iter()
         .map(|e| e["code"].as_i64().expect("code is an integer"))
         .collect();
-    let expected: Vec<i64> = error_codes::ALL
-        .iter()
-        .map(|(c, _)| i64::from(*c))
-        .collect();
+    let expected: Vec<i64> = error_codes::ALL.iter().map(|(c, _)| i64::from(*c)).collect();
     assert_eq!(codes, expected);
 }

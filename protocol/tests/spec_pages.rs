@@ -58,10 +58,7 @@ fn page_name(method: &str) -> String {
 fn every_method_has_a_page_in_the_lsp_format() {
     let readme = read(&spec_dir().join("README.md"));
     let mut problems = Vec::new();
-    let all = methods::REQUESTS
-        .iter()
-        .map(|m| (*m, true))
-        .chain(methods::NOTIFICATIONS.iter().map(|m| (*m, false)));
+    let all = methods::REQUESTS.iter().map(|m| (*m, true)).chain(methods::NOTIFICATIONS.iter().map(|m| (*m, false)));
     for (method, is_request) in all {
         let file = page_name(method);
         let path = spec_dir().join("methods").join(&file);
@@ -71,29 +68,15 @@ fn every_method_has_a_page_in_the_lsp_format() {
         };
         let title = page.lines().next().unwrap_or_default();
         if !(title.starts_with("# ") && title.contains(&format!("`{method}`"))) {
-            problems.push(format!(
-                "{file}: the title must name `{method}`, found {title:?}"
-            ));
+            problems.push(format!("{file}: the title must name `{method}`, found {title:?}"));
         }
         if !page.contains(&format!("- method: `'{method}'`")) {
             problems.push(format!("{file}: no line \"- method: `'{method}'`\""));
         }
         let sections: &[&str] = if is_request {
-            &[
-                "## Request",
-                "## Notifications while in flight",
-                "## Response",
-                "## Cancellation",
-                "## Example",
-            ]
+            &["## Request", "## Notifications while in flight", "## Response", "## Cancellation", "## Example"]
         } else {
-            &[
-                "## Notification",
-                "## Response",
-                "## Errors",
-                "## Cancellation",
-                "## Example",
-            ]
+            &["## Notification", "## Response", "## Errors", "## Cancellation", "## Example"]
         };
         for section in sections {
             if !page.lines().any(|l| l == *section) {
@@ -113,10 +96,8 @@ fn every_method_has_a_page_in_the_lsp_format() {
 #[test]
 fn every_error_code_is_in_the_readme_error_table() {
     let readme = read(&spec_dir().join("README.md"));
-    let section = readme
-        .split("\n## ")
-        .find(|s| s.starts_with("7. Errors"))
-        .expect("README.md has a section \"## 7. Errors\"");
+    let section =
+        readme.split("\n## ").find(|s| s.starts_with("7. Errors")).expect("README.md has a section \"## 7. Errors\"");
     // Rows of the error table start with the code in backticks.
     let rows: HashMap<i32, &str> = section
         .lines()
@@ -130,17 +111,15 @@ fn every_error_code_is_in_the_readme_error_table() {
     for &(code, name) in error_codes::ALL {
         match rows.get(&code) {
             None => problems.push(format!("{code} ({name}) has no row in the error table")),
-            Some(row_name) if *row_name != name => problems.push(format!(
-                "{code} is named {row_name:?} in the table, {name:?} in error_codes.rs"
-            )),
+            Some(row_name) if *row_name != name => {
+                problems.push(format!("{code} is named {row_name:?} in the table, {name:?} in error_codes.rs"))
+            }
             Some(_) => {}
         }
     }
     for code in rows.keys() {
         if !error_codes::ALL.iter().any(|(c, _)| c == code) {
-            problems.push(format!(
-                "the error table has {code}, which error_codes::ALL does not"
-            ));
+            problems.push(format!("the error table has {code}, which error_codes::ALL does not"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -171,10 +150,7 @@ fn round_trip<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), Stri
         .map_err(|e| format!("does not decode as {}: {e}", std::any::type_name::<T>()))?;
     let back = serde_json::to_value(&typed).expect("wire types serialize");
     if &back != value {
-        return Err(format!(
-            "{} re-encodes differently: {back}",
-            std::any::type_name::<T>()
-        ));
+        return Err(format!("{} re-encodes differently: {back}", std::any::type_name::<T>()));
     }
     Ok(())
 }
@@ -184,9 +160,7 @@ fn check_params(method: &str, params: &Value) -> Result<(), String> {
         m if m == methods::Initialize::METHOD => {
             round_trip::<<methods::Initialize as methods::Request>::Params>(params)
         }
-        m if m == methods::Run::METHOD => {
-            round_trip::<<methods::Run as methods::Request>::Params>(params)
-        }
+        m if m == methods::Run::METHOD => round_trip::<<methods::Run as methods::Request>::Params>(params),
         m if m == methods::JobStatus::METHOD => {
             round_trip::<<methods::JobStatus as methods::Notification>::Params>(params)
         }
@@ -199,9 +173,7 @@ fn check_params(method: &str, params: &Value) -> Result<(), String> {
         m if m == methods::JobStdin::METHOD => {
             round_trip::<<methods::JobStdin as methods::Notification>::Params>(params)
         }
-        m if m == methods::Cancel::METHOD => {
-            round_trip::<<methods::Cancel as methods::Notification>::Params>(params)
-        }
+        m if m == methods::Cancel::METHOD => round_trip::<<methods::Cancel as methods::Notification>::Params>(params),
         other => Err(format!("unknown method {other:?}")),
     }
 }
@@ -211,9 +183,7 @@ fn check_result(method: &str, result: &Value) -> Result<(), String> {
         m if m == methods::Initialize::METHOD => {
             round_trip::<<methods::Initialize as methods::Request>::Result>(result)
         }
-        m if m == methods::Run::METHOD => {
-            round_trip::<<methods::Run as methods::Request>::Result>(result)
-        }
+        m if m == methods::Run::METHOD => round_trip::<<methods::Run as methods::Request>::Result>(result),
         other => Err(format!("a result for {other:?}, which is not a request")),
     }
 }
@@ -227,21 +197,15 @@ fn check_block(text: &str, requests: &mut HashMap<RequestId, String>) -> Result<
     match &msg {
         Message::Request(r) => {
             requests.insert(r.id.clone(), r.method.clone());
-            check_params(
-                &r.method,
-                r.params.as_ref().ok_or("a request without params")?,
-            )
+            check_params(&r.method, r.params.as_ref().ok_or("a request without params")?)
         }
-        Message::Notification(n) => check_params(
-            &n.method,
-            n.params.as_ref().ok_or("a notification without params")?,
-        ),
+        Message::Notification(n) => check_params(&n.method, n.params.as_ref().ok_or("a notification without params")?),
         Message::Response(r) => match (&r.result, &r.error) {
             (Some(result), None) => {
                 let id = r.id.as_ref().ok_or("a result with a null id")?;
-                let method = requests
-                    .get(id)
-                    .ok_or_else(|| format!("a result for id {id}, but no request with that id comes before it on the page"))?;
+                let method = requests.get(id).ok_or_else(|| {
+                    format!("a result for id {id}, but no request with that id comes before it on the page")
+                })?;
                 check_result(method, result)
             }
             (None, Some(e)) => {
@@ -251,9 +215,7 @@ fn check_block(text: &str, requests: &mut HashMap<RequestId, String>) -> Result<
                 match (e.code, &e.data) {
                     (error_codes::LIMIT_EXCEEDED, Some(d)) => round_trip::<LimitExceededData>(d),
                     (error_codes::BUSY, Some(d)) => round_trip::<BusyData>(d),
-                    (error_codes::LIMIT_EXCEEDED | error_codes::BUSY, None) => {
-                        Err("error data missing".into())
-                    }
+                    (error_codes::LIMIT_EXCEEDED | error_codes::BUSY, None) => Err("error data missing".into()),
                     (_, Some(_)) => Err(format!("error {} carries no data", e.code)),
                     (_, None) => Ok(()),
                 }
@@ -286,11 +248,7 @@ fn json_blocks_in_the_spec_are_real_messages() {
             }
         }
     }
-    assert!(
-        checked > 0,
-        "no json blocks found under {}",
-        spec_dir().display()
-    );
+    assert!(checked > 0, "no json blocks found under {}", spec_dir().display());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

@@ -31,10 +31,7 @@ pub struct CpuMeter {
 impl CpuMeter {
     /// Starts measuring; call just before the stage is spawned.
     pub fn start(procfs: Option<ProcFs>) -> CpuMeter {
-        CpuMeter {
-            base: reaped_children_cpu(),
-            procfs,
-        }
+        CpuMeter { base: reaped_children_cpu(), procfs }
     }
 
     /// CPU time so far, of reaped and live processes.
@@ -85,10 +82,7 @@ mod tests {
 
     #[test]
     fn timevals_add_up() {
-        let t = libc::timeval {
-            tv_sec: 2,
-            tv_usec: 500_000,
-        };
+        let t = libc::timeval { tv_sec: 2, tv_usec: 500_000 };
         assert_eq!(millis(timeval(t)), 2500);
     }
 }

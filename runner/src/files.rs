@@ -64,19 +64,9 @@ impl Modes {
     /// Shared modes when the runner is root, private ones otherwise.
     pub fn for_root(root: bool) -> Modes {
         if root {
-            Modes {
-                dir: 0o777,
-                file: 0o666,
-                exec: 0o777,
-                shared: true,
-            }
+            Modes { dir: 0o777, file: 0o666, exec: 0o777, shared: true }
         } else {
-            Modes {
-                dir: 0o755,
-                file: 0o644,
-                exec: 0o755,
-                shared: false,
-            }
+            Modes { dir: 0o755, file: 0o644, exec: 0o755, shared: false }
         }
     }
 }
@@ -87,16 +77,13 @@ impl Modes {
 pub fn write_files(files: &[File], modes: Modes) -> Result<(), FilesError> {
     let mut checked = Vec::with_capacity(files.len());
     for f in files {
-        let segments = paths::file_segments(&f.path).map_err(|source| FilesError::Path {
-            path: f.path.clone(),
-            source,
-        })?;
+        let segments =
+            paths::file_segments(&f.path).map_err(|source| FilesError::Path { path: f.path.clone(), source })?;
         checked.push((f, segments));
     }
     let root = open_dir(None, ".").map_err(FilesError::WorkDir)?;
     if modes.shared {
-        fchmod(root.as_raw_fd(), Mode::from_bits_truncate(modes.dir))
-            .map_err(FilesError::WorkDir)?;
+        fchmod(root.as_raw_fd(), Mode::from_bits_truncate(modes.dir)).map_err(FilesError::WorkDir)?;
     }
     for (f, segments) in checked {
         write_one(&root, &segments, f, modes).map_err(|(what, e)| FilesError::Write {
@@ -109,15 +96,8 @@ pub fn write_files(files: &[File], modes: Modes) -> Result<(), FilesError> {
 }
 
 /// Writes one file whose path has already been checked lexically.
-fn write_one(
-    root: &OwnedFd,
-    segments: &[&str],
-    f: &File,
-    modes: Modes,
-) -> Result<(), (&'static str, Errno)> {
-    let (name, parents) = segments
-        .split_last()
-        .expect("file_segments never returns no segment");
+fn write_one(root: &OwnedFd, segments: &[&str], f: &File, modes: Modes) -> Result<(), (&'static str, Errno)> {
+    let (name, parents) = segments.split_last().expect("file_segments never returns no segment");
     let mut dir: Option<OwnedFd> = None;
     for seg in parents {
         let at = dir.as_ref().unwrap_or(root).as_raw_fd();
@@ -131,16 +111,12 @@ fn write_one(
         Err(e) => return Err(("cannot replace the existing entry", e)),
     }
     let mode = if f.executable { modes.exec } else { modes.file };
-    let flags =
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let fd = openat(Some(at), *name, flags, Mode::from_bits_truncate(mode))
-        .map_err(|e| ("cannot create", e))?;
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(Some(at), *name, flags, Mode::from_bits_truncate(mode)).map_err(|e| ("cannot create", e))?;
     // Safety: openat just returned this descriptor and nothing else owns it.
     let mut file = unsafe { StdFile::from_raw_fd(fd) };
-    fchmod(file.as_raw_fd(), Mode::from_bits_truncate(mode))
-        .map_err(|e| ("cannot set its mode", e))?;
-    file.write_all(&f.content)
-        .map_err(|e| ("cannot write", io_errno(&e)))?;
+    fchmod(file.as_raw_fd(), Mode::from_bits_truncate(mode)).map_err(|e| ("cannot set its mode", e))?;
+    file.write_all(&f.content).map_err(|e| ("cannot write", io_errno(&e)))?;
     Ok(())
 }
 
@@ -155,14 +131,11 @@ fn open_or_create_dir(at: i32, name: &str, mode: u32) -> Result<OwnedFd, (&'stat
     match mkdirat(Some(at), name, Mode::from_bits_truncate(mode)) {
         Ok(()) => {
             let fd = open_dir(Some(at), name).map_err(|e| ("cannot open a parent directory", e))?;
-            fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode))
-                .map_err(|e| ("cannot set a directory's mode", e))?;
+            fchmod(fd.as_raw_fd(), Mode::from_bits_truncate(mode)).map_err(|e| ("cannot set a directory's mode", e))?;
             Ok(fd)
         }
         // Created meanwhile: open what is there, with the same care.
-        Err(Errno::EEXIST) => {
-            open_dir(Some(at), name).map_err(|e| ("cannot open a parent directory", e))
-        }
+        Err(Errno::EEXIST) => open_dir(Some(at), name).map_err(|e| ("cannot open a parent directory", e)),
         Err(e) => Err(("cannot create a parent directory", e)),
     }
 }
@@ -185,14 +158,8 @@ mod tests {
     #[test]
     fn root_gets_shared_modes_and_others_private_ones() {
         let shared = Modes::for_root(true);
-        assert_eq!(
-            (shared.dir, shared.file, shared.exec, shared.shared),
-            (0o777, 0o666, 0o777, true)
-        );
+        assert_eq!((shared.dir, shared.file, shared.exec, shared.shared), (0o777, 0o666, 0o777, true));
         let private = Modes::for_root(false);
-        assert_eq!(
-            (private.dir, private.file, private.exec, private.shared),
-            (0o755, 0o644, 0o755, false)
-        );
+        assert_eq!((private.dir, private.file, private.exec, private.shared), (0o755, 0o644, 0o755, false));
     }
 }

@@ -58,11 +58,8 @@ impl Inbox {
     /// inside the runtime.
     pub fn start() -> std::io::Result<Inbox> {
         let (tx, rx) = mpsc::channel(INBOX_CAPACITY);
-        let mut signals = [
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::interrupt())?,
-            signal(SignalKind::hangup())?,
-        ];
+        let mut signals =
+            [signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?, signal(SignalKind::hangup())?];
         let frames = tx.clone();
         tokio::spawn(async move {
             let mut stdin = tokio::io::stdin();
@@ -94,10 +91,7 @@ impl Inbox {
     pub async fn recv(&mut self) -> FromHost {
         // Both senders live as long as their tasks, and the reader task
         // sends `Gone` before it ends, so `None` is only a fallback.
-        self.rx
-            .recv()
-            .await
-            .unwrap_or(FromHost::Gone(Departure::Eof))
+        self.rx.recv().await.unwrap_or(FromHost::Gone(Departure::Eof))
     }
 }
 
@@ -108,9 +102,7 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new() -> Outbox {
-        Outbox {
-            stdout: tokio::io::stdout(),
-        }
+        Outbox { stdout: tokio::io::stdout() }
     }
 
     /// Sends one frame and flushes it. An error means the host is gone.

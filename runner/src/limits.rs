@@ -52,16 +52,8 @@ impl ChildSetup {
         let cpu_secs = limits.cpu_time_ms.div_ceil(1000).max(1);
         let mut wanted = vec![
             (Resource::RLIMIT_CPU, cpu_secs, cpu_secs.saturating_add(1)),
-            (
-                Resource::RLIMIT_FSIZE,
-                limits.file_size_bytes,
-                limits.file_size_bytes,
-            ),
-            (
-                Resource::RLIMIT_NOFILE,
-                limits.open_files,
-                limits.open_files,
-            ),
+            (Resource::RLIMIT_FSIZE, limits.file_size_bytes, limits.file_size_bytes),
+            (Resource::RLIMIT_NOFILE, limits.open_files, limits.open_files),
             (Resource::RLIMIT_CORE, 0, 0),
         ];
         if let Some(n) = limits.processes {
@@ -133,10 +125,7 @@ unsafe fn reset_signals() {
 /// it reserves for itself (32 and 33), which a parent may still have left
 /// ignored, so this goes to the kernel directly where the layout of its
 /// `struct sigaction` is known: handler, flags, restorer, mask.
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
 unsafe fn default_disposition(sig: libc::c_int) {
     #[repr(C)]
     struct KernelSigaction {
@@ -145,26 +134,12 @@ unsafe fn default_disposition(sig: libc::c_int) {
         restorer: usize,
         mask: u64,
     }
-    let action = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
+    let action = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
     let no_old: *mut KernelSigaction = std::ptr::null_mut();
-    libc::syscall(
-        libc::SYS_rt_sigaction,
-        sig,
-        &action as *const KernelSigaction,
-        no_old,
-        8usize,
-    );
+    libc::syscall(libc::SYS_rt_sigaction, sig, &action as *const KernelSigaction, no_old, 8usize);
 }
 
-#[cfg(not(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
+#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
 unsafe fn default_disposition(sig: libc::c_int) {
     let mut action: libc::sigaction = std::mem::zeroed();
     action.sa_sigaction = libc::SIG_DFL;
@@ -176,12 +151,7 @@ unsafe fn default_disposition(sig: libc::c_int) {
 /// closing keeps std's own exec-error pipe working.
 unsafe fn close_inherited_descriptors(scan_end: libc::c_int) {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    let done = libc::syscall(
-        libc::SYS_close_range,
-        3 as libc::c_uint,
-        libc::c_uint::MAX,
-        CLOSE_RANGE_CLOEXEC,
-    ) == 0;
+    let done = libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) == 0;
     if !done {
         for fd in 3..scan_end {
             libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
@@ -190,9 +160,7 @@ unsafe fn close_inherited_descriptors(scan_end: libc::c_int) {
 }
 
 fn current_hard_limit(resource: Resource) -> u64 {
-    getrlimit(resource)
-        .map(|(_, hard)| hard)
-        .unwrap_or(libc::RLIM_INFINITY)
+    getrlimit(resource).map(|(_, hard)| hard).unwrap_or(libc::RLIM_INFINITY)
 }
 
 fn check(ret: libc::c_int) -> io::Result<()> {
@@ -223,10 +191,7 @@ mod tests {
     }
 
     fn find(setup: &ChildSetup, resource: Resource) -> Option<(u64, u64)> {
-        setup.rlimits[..setup.rlimit_count]
-            .iter()
-            .find(|(r, _, _)| *r == resource)
-            .map(|(_, s, h)| (*s, *h))
+        setup.rlimits[..setup.rlimit_count].iter().find(|(r, _, _)| *r == resource).map(|(_, s, h)| (*s, *h))
     }
 
     #[test]
@@ -260,13 +225,7 @@ mod tests {
 
     #[test]
     fn user_is_applied_only_by_root() {
-        assert_eq!(
-            ChildSetup::new(&limits(1000, None), Some((1000, 1000)), false).user,
-            None
-        );
-        assert_eq!(
-            ChildSetup::new(&limits(1000, None), Some((1000, 1000)), true).user,
-            Some((1000, 1000))
-        );
+        assert_eq!(ChildSetup::new(&limits(1000, None), Some((1000, 1000)), false).user, None);
+        assert_eq!(ChildSetup::new(&limits(1000, None), Some((1000, 1000)), true).user, Some((1000, 1000)));
     }
 }

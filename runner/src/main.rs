@@ -58,19 +58,13 @@ fn main() {
     // other cases.
     // Safety: prctl with these arguments has no memory-safety preconditions.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        eprintln!(
-            "coderun-runner: cannot become a child subreaper: {}",
-            std::io::Error::last_os_error()
-        );
+        eprintln!("coderun-runner: cannot become a child subreaper: {}", std::io::Error::last_os_error());
         std::process::exit(1);
     }
     // Files a stage creates get the same modes whatever umask the backend
     // started the runner with.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("coderun-runner: cannot start the runtime: {e}");

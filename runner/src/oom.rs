@@ -12,10 +12,7 @@
 use std::path::Path;
 
 /// The counter files, v2 first.
-const FILES: [&str; 2] = [
-    "/sys/fs/cgroup/memory.events",
-    "/sys/fs/cgroup/memory/memory.oom_control",
-];
+const FILES: [&str; 2] = ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"];
 
 /// How many processes the OOM killer has killed in this cgroup, if known.
 pub fn oom_kills() -> Option<u64> {
@@ -28,9 +25,7 @@ fn read(path: &Path) -> Option<u64> {
 
 /// The `oom_kill` line of a `memory.events` or `memory.oom_control` file.
 fn parse(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("oom_kill "))
-        .and_then(|n| n.trim().parse().ok())
+    text.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|n| n.trim().parse().ok())
 }
 
 #[cfg(test)]
@@ -39,14 +34,8 @@ mod tests {
 
     #[test]
     fn reads_both_formats() {
-        assert_eq!(
-            parse("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"),
-            Some(3)
-        );
-        assert_eq!(
-            parse("low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\noom_group_kill 0\n"),
-            Some(2)
-        );
+        assert_eq!(parse("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n"), Some(3));
+        assert_eq!(parse("low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\noom_group_kill 0\n"), Some(2));
         assert_eq!(parse("oom_kill_disable 0\nunder_oom 0\n"), None);
     }
 }

@@ -46,12 +46,7 @@ impl OutputPipes {
     /// Cancel-safe. Pends forever once both are closed; guard it with
     /// [`Self::is_open`].
     pub async fn read(&mut self) -> (OutputStream, io::Result<usize>) {
-        let OutputPipes {
-            stdout,
-            stderr,
-            stdout_buf,
-            stderr_buf,
-        } = self;
+        let OutputPipes { stdout, stderr, stdout_buf, stderr_buf } = self;
         tokio::select! {
             r = read_open(stdout, stdout_buf) => (OutputStream::Stdout, r),
             r = read_open(stderr, stderr_buf) => (OutputStream::Stderr, r),
@@ -91,10 +86,7 @@ pub struct OutputBudget {
 
 impl OutputBudget {
     pub fn new(limit: u64) -> OutputBudget {
-        OutputBudget {
-            left: limit,
-            truncated: false,
-        }
+        OutputBudget { left: limit, truncated: false }
     }
 
     /// How many of `n` newly read bytes may be sent. Any excess marks the
@@ -152,9 +144,7 @@ mod tests {
             let (stream, r) = pipes.read().await;
             match r.unwrap() {
                 0 => pipes.close(stream),
-                n if stream == OutputStream::Stdout => {
-                    out.extend_from_slice(pipes.bytes(stream, n))
-                }
+                n if stream == OutputStream::Stdout => out.extend_from_slice(pipes.bytes(stream, n)),
                 n => err.extend_from_slice(pipes.bytes(stream, n)),
             }
         }

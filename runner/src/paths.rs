@@ -79,14 +79,8 @@ mod tests {
     #[test]
     fn ordinary_relative_paths_are_split() {
         assert_eq!(file_segments("main.py").unwrap(), vec!["main.py"]);
-        assert_eq!(
-            file_segments("src/a/b.rs").unwrap(),
-            vec!["src", "a", "b.rs"]
-        );
-        assert_eq!(
-            file_segments(".hidden/..x").unwrap(),
-            vec![".hidden", "..x"]
-        );
+        assert_eq!(file_segments("src/a/b.rs").unwrap(), vec!["src", "a", "b.rs"]);
+        assert_eq!(file_segments(".hidden/..x").unwrap(), vec![".hidden", "..x"]);
     }
 
     #[test]

@@ -45,10 +45,7 @@ impl ProcFs {
         // Safety: sysconf has no preconditions.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         let ticks_per_sec = if ticks > 0 { ticks as u64 } else { 100 };
-        Some(ProcFs {
-            self_pid,
-            ticks_per_sec,
-        })
+        Some(ProcFs { self_pid, ticks_per_sec })
     }
 
     /// Every process descending from the runner, zombies included, found
@@ -125,12 +122,7 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
         // cutime and cstime are signed in proc(5); never negative in practice.
         cpu_ticks += field(n)?.parse::<i64>().ok()?.max(0) as u64;
     }
-    Some(ProcStat {
-        pid,
-        ppid,
-        state,
-        cpu_ticks,
-    })
+    Some(ProcStat { pid, ppid, state, cpu_ticks })
 }
 
 #[cfg(test)]
@@ -141,15 +133,7 @@ mod tests {
     fn stat_with_awkward_command_name_parses() {
         let text = "4242 (a) b (c)) S 17 4242 4242 0 -1 4194560 100 0 0 0 7 3 2 1 20 0 1 0 12345 1000 100 18446744073709551615\n";
         let s = parse_stat(text).unwrap();
-        assert_eq!(
-            s,
-            ProcStat {
-                pid: 4242,
-                ppid: 17,
-                state: b'S',
-                cpu_ticks: 13
-            }
-        );
+        assert_eq!(s, ProcStat { pid: 4242, ppid: 17, state: b'S', cpu_ticks: 13 });
     }
 
     #[test]
@@ -160,21 +144,8 @@ mod tests {
 
     #[test]
     fn descendants_follow_parent_links_only_below_the_root() {
-        let p = |pid, ppid| ProcStat {
-            pid,
-            ppid,
-            state: b'S',
-            cpu_ticks: 0,
-        };
-        let all = [
-            p(1, 0),
-            p(10, 1),
-            p(11, 10),
-            p(12, 11),
-            p(13, 10),
-            p(20, 1),
-            p(21, 20),
-        ];
+        let p = |pid, ppid| ProcStat { pid, ppid, state: b'S', cpu_ticks: 0 };
+        let all = [p(1, 0), p(10, 1), p(11, 10), p(12, 11), p(13, 10), p(20, 1), p(21, 20)];
         let mut got: Vec<i32> = descendants_of(10, &all).iter().map(|s| s.pid).collect();
         got.sort();
         assert_eq!(got, vec![11, 12, 13]);
@@ -183,9 +154,6 @@ mod tests {
     #[test]
     fn own_proc_is_trusted_on_an_ordinary_host() {
         let procfs = ProcFs::open().expect("tests run with the host's /proc");
-        assert!(procfs
-            .descendants()
-            .iter()
-            .all(|p| p.pid != std::process::id() as i32));
+        assert!(procfs.descendants().iter().all(|p| p.pid != std::process::id() as i32));
     }
 }

@@ -76,11 +76,7 @@ impl Reaper {
                  only a stage's process group can be killed"
             );
         }
-        Ok(Reaper {
-            sigchld: signal(SignalKind::child())?,
-            pid1,
-            procfs,
-        })
+        Ok(Reaper { sigchld: signal(SignalKind::child())?, pid1, procfs })
     }
 
     /// Waits for the next `SIGCHLD`. Several may be folded into one.
@@ -97,8 +93,7 @@ impl Reaper {
             // __WALL: also children whose exit signal is not SIGCHLD (a raw
             // `clone`), which plain wait4 neither reaps nor counts.
             // Safety: both pointers are to live locals of the right types.
-            let pid =
-                unsafe { libc::wait4(-1, &mut status, libc::WNOHANG | libc::__WALL, &mut usage) };
+            let pid = unsafe { libc::wait4(-1, &mut status, libc::WNOHANG | libc::__WALL, &mut usage) };
             match pid {
                 0 => return Children::Remaining,
                 p if p > 0 => on_exit(Exit {

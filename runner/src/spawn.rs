@@ -48,11 +48,10 @@ pub fn spawn(spec: &StageSpec, cwd: &Path, root: bool) -> io::Result<Spawned> {
     }
     let mut child = cmd.spawn()?;
     let pid = child.id() as i32;
-    let (stdin, stdout, stderr) =
-        match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
-            (Some(i), Some(o), Some(e)) => (OwnedFd::from(i), OwnedFd::from(o), OwnedFd::from(e)),
-            _ => unreachable!("all three streams were piped"),
-        };
+    let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+        (Some(i), Some(o), Some(e)) => (OwnedFd::from(i), OwnedFd::from(o), OwnedFd::from(e)),
+        _ => unreachable!("all three streams were piped"),
+    };
     // The pipes cannot fail to convert: they are pipes, opened the right
     // way round. Were it to happen the process is reaped by kill-all all
     // the same; the caller's error path runs it.

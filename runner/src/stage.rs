@@ -32,8 +32,7 @@
 use std::time::Duration;
 
 use coderun_runner::wire::{
-    HostMsg, KillReason, OutputStream, RunnerMsg, StageLimits, StageReport, StageSpec, StdinMode,
-    WireError,
+    HostMsg, KillReason, OutputStream, RunnerMsg, StageLimits, StageReport, StageSpec, StdinMode, WireError,
 };
 use tokio::time::{interval, sleep_until, Instant, MissedTickBehavior};
 
@@ -81,19 +80,13 @@ pub async fn run(sup: &mut Supervisor, spec: StageSpec) -> Flow {
         started,
         cpu,
         budget: OutputBudget::new(spec.limits.output_bytes),
-        exits: Exits {
-            first: None,
-            first_exit: None,
-            max_rss_bytes: 0,
-        },
+        exits: Exits { first: None, first_exit: None, max_rss_bytes: 0 },
         killed: None,
         oom_before,
     };
     if let Err(e) = sup.outbox.send(&RunnerMsg::StageStarted).await {
         let group = spawned.as_ref().ok().map(|s| s.pid);
-        sup.reaper
-            .kill_all(group, &mut |exit| stage.exits.record(exit))
-            .await;
+        sup.reaper.kill_all(group, &mut |exit| stage.exits.record(exit)).await;
         return Flow::Exit(Departure::Broken(e));
     }
     match spawned {
@@ -154,9 +147,7 @@ impl Stage {
             match event {
                 Event::Host(FromHost::Msg(HostMsg::Stdin(bytes))) => feed.push(bytes),
                 Event::Host(FromHost::Msg(HostMsg::StdinEof)) => feed.end(),
-                Event::Host(FromHost::Msg(HostMsg::Kill)) => {
-                    break self.kill(sup, KillReason::Host)
-                }
+                Event::Host(FromHost::Msg(HostMsg::Kill)) => break self.kill(sup, KillReason::Host),
                 Event::Host(FromHost::Msg(HostMsg::WriteFiles(_) | HostMsg::Stage(_))) => {
                     let message = "a stage is running; wait for its StageExit".to_string();
                     if let Err(e) = sup.outbox.send(&RunnerMsg::Error { message }).await {
@@ -204,14 +195,8 @@ impl Stage {
 
     /// Kills and reaps everything, drains the pipes and reports.
     async fn finish(mut self, sup: &mut Supervisor, end: End, mut out: OutputPipes) -> Flow {
-        let group = if self.exits.first_exit.is_none() {
-            self.exits.first
-        } else {
-            None
-        };
-        sup.reaper
-            .kill_all(group, &mut |e| self.exits.record(e))
-            .await;
+        let group = if self.exits.first_exit.is_none() { self.exits.first } else { None };
+        sup.reaper.kill_all(group, &mut |e| self.exits.record(e)).await;
         match end {
             End::HostGone(d) => return Flow::Exit(d),
             End::Killed(reason) => self.killed = Some(reason),
@@ -237,47 +222,24 @@ impl Stage {
     }
 
     /// Sends what the output budget lets through of one read.
-    async fn forward(
-        &mut self,
-        sup: &mut Supervisor,
-        stream: OutputStream,
-        bytes: &[u8],
-    ) -> Result<(), WireError> {
+    async fn forward(&mut self, sup: &mut Supervisor, stream: OutputStream, bytes: &[u8]) -> Result<(), WireError> {
         let allowed = self.budget.admit(bytes.len());
         if allowed == 0 {
             return Ok(());
         }
-        sup.outbox
-            .send(&RunnerMsg::Output {
-                stream,
-                bytes: bytes[..allowed].to_vec(),
-            })
-            .await
+        sup.outbox.send(&RunnerMsg::Output { stream, bytes: bytes[..allowed].to_vec() }).await
     }
 
     fn report(&self) -> StageReport {
         let status = self.exits.first_exit.map(|e| e.status);
-        let exit_code = status
-            .filter(|s| libc::WIFEXITED(*s))
-            .map(|s| libc::WEXITSTATUS(s));
-        let signal = status
-            .filter(|s| libc::WIFSIGNALED(*s))
-            .map(|s| libc::WTERMSIG(s));
+        let exit_code = status.filter(|s| libc::WIFEXITED(*s)).map(|s| libc::WEXITSTATUS(s));
+        let signal = status.filter(|s| libc::WIFSIGNALED(*s)).map(|s| libc::WTERMSIG(s));
         let cpu = self.cpu.total();
-        let ended = self
-            .exits
-            .first_exit
-            .map(|e| e.at)
-            .unwrap_or_else(Instant::now);
+        let ended = self.exits.first_exit.map(|e| e.at).unwrap_or_else(Instant::now);
         StageReport {
             exit_code,
             signal,
-            killed: kill_reason(
-                self.killed,
-                signal,
-                cpu,
-                Duration::from_millis(self.limits.cpu_time_ms),
-            ),
+            killed: kill_reason(self.killed, signal, cpu, Duration::from_millis(self.limits.cpu_time_ms)),
             output_truncated: self.budget.truncated(),
             wall_time_ms: cpu::millis(ended.duration_since(self.started)),
             cpu_time_ms: cpu::millis(cpu),
@@ -292,22 +254,12 @@ impl Stage {
     }
 
     /// The stage whose program could not be started; see the module comment.
-    async fn report_spawn_failure(
-        mut self,
-        sup: &mut Supervisor,
-        program: &str,
-        e: std::io::Error,
-    ) -> Flow {
+    async fn report_spawn_failure(mut self, sup: &mut Supervisor, program: &str, e: std::io::Error) -> Flow {
         // Nothing should be left (std reaps a child whose exec failed), but
         // the invariant is cheap to keep.
-        sup.reaper
-            .kill_all(None, &mut |exit| self.exits.record(exit))
-            .await;
+        sup.reaper.kill_all(None, &mut |exit| self.exits.record(exit)).await;
         let message = format!("coderun-runner: cannot run {program}: {e}\n");
-        if let Err(e) = self
-            .forward(sup, OutputStream::Stderr, message.as_bytes())
-            .await
-        {
+        if let Err(e) = self.forward(sup, OutputStream::Stderr, message.as_bytes()).await {
             return Flow::Exit(Departure::Broken(e));
         }
         let report = StageReport {
@@ -344,12 +296,7 @@ impl Exits {
 /// first process ended by `SIGXCPU` (the `RLIMIT_CPU` soft limit), or by
 /// `SIGKILL` once the stage's CPU time had reached its limit (the hard
 /// limit), ran out of CPU time.
-fn kill_reason(
-    killed: Option<KillReason>,
-    signal: Option<i32>,
-    cpu: Duration,
-    limit: Duration,
-) -> Option<KillReason> {
+fn kill_reason(killed: Option<KillReason>, signal: Option<i32>, cpu: Duration, limit: Duration) -> Option<KillReason> {
     killed.or(match signal {
         Some(libc::SIGXCPU) => Some(KillReason::CpuTime),
         Some(libc::SIGKILL) if cpu >= limit => Some(KillReason::CpuTime),
@@ -372,25 +319,14 @@ mod tests {
 
     #[test]
     fn the_runners_own_reason_wins() {
-        let r = kill_reason(
-            Some(KillReason::WallTime),
-            Some(libc::SIGKILL),
-            2 * SEC,
-            SEC,
-        );
+        let r = kill_reason(Some(KillReason::WallTime), Some(libc::SIGKILL), 2 * SEC, SEC);
         assert_eq!(r, Some(KillReason::WallTime));
     }
 
     #[test]
     fn rlimit_cpu_signals_count_as_cpu_time() {
-        assert_eq!(
-            kill_reason(None, Some(libc::SIGXCPU), SEC / 2, SEC),
-            Some(KillReason::CpuTime)
-        );
-        assert_eq!(
-            kill_reason(None, Some(libc::SIGKILL), SEC, SEC),
-            Some(KillReason::CpuTime)
-        );
+        assert_eq!(kill_reason(None, Some(libc::SIGXCPU), SEC / 2, SEC), Some(KillReason::CpuTime));
+        assert_eq!(kill_reason(None, Some(libc::SIGKILL), SEC, SEC), Some(KillReason::CpuTime));
     }
 
     #[test]

@@ -93,10 +93,7 @@ impl StdinFeed {
             return;
         }
         if self.pending_bytes > 0 && self.pending_bytes + bytes.len() > MAX_PENDING_BYTES {
-            eprintln!(
-                "coderun-runner: the stage is not reading its stdin; dropped {} bytes",
-                bytes.len()
-            );
+            eprintln!("coderun-runner: the stage is not reading its stdin; dropped {} bytes", bytes.len());
             return;
         }
         self.enqueue(bytes);

@@ -46,9 +46,7 @@ impl Supervisor {
 
     /// Serves the host until it goes away; returns the exit status.
     pub async fn run(mut self) -> i32 {
-        let ready = RunnerMsg::Ready {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        };
+        let ready = RunnerMsg::Ready { version: env!("CARGO_PKG_VERSION").to_string() };
         if let Err(e) = self.outbox.send(&ready).await {
             return self.depart(Departure::Broken(e));
         }
@@ -61,9 +59,7 @@ impl Supervisor {
                 HostMsg::WriteFiles(list) => {
                     let reply = match files::write_files(&list, Modes::for_root(self.root)) {
                         Ok(()) => RunnerMsg::FilesWritten,
-                        Err(e) => RunnerMsg::Error {
-                            message: e.to_string(),
-                        },
+                        Err(e) => RunnerMsg::Error { message: e.to_string() },
                     };
                     match self.outbox.send(&reply).await {
                         Ok(()) => Flow::Continue,

@@ -27,11 +27,7 @@ print('parent done')
 #[tokio::test]
 async fn a_daemon_that_outlives_its_parent_is_dead_after_stage_exit() {
     let mut r = Runner::start().await;
-    let daemon = File {
-        path: "daemon.py".into(),
-        content: DAEMON.as_bytes().to_vec(),
-        executable: false,
-    };
+    let daemon = File { path: "daemon.py".into(), content: DAEMON.as_bytes().to_vec(), executable: false };
     assert_eq!(r.write_files(vec![daemon]).await, RunnerMsg::FilesWritten);
     let started = Instant::now();
     let run = r.stage(spec(&["python3", "daemon.py"])).await;
@@ -46,11 +42,7 @@ async fn a_daemon_that_outlives_its_parent_is_dead_after_stage_exit() {
 async fn background_sleepers_are_all_gone_after_stage_exit() {
     let mut r = Runner::start().await;
     let started = Instant::now();
-    let run = r
-        .stage(sh(
-            "for i in 1 2 3 4 5; do sleep 3600 & echo $! >> pids; done; exit 0",
-        ))
-        .await;
+    let run = r.stage(sh("for i in 1 2 3 4 5; do sleep 3600 & echo $! >> pids; done; exit 0")).await;
     assert_eq!(run.report().exit_code, Some(0));
     assert!(started.elapsed() < Duration::from_secs(10));
     let sleepers = pids(&r.read("pids"));
@@ -63,10 +55,7 @@ async fn background_sleepers_are_all_gone_after_stage_exit() {
 #[tokio::test]
 async fn kill_frame_ends_the_stage_with_host_reason() {
     let mut r = Runner::start().await;
-    r.send(HostMsg::Stage(sh(
-        "sleep 3600 & echo $! > pids; echo started; sleep 3600",
-    )))
-    .await;
+    r.send(HostMsg::Stage(sh("sleep 3600 & echo $! > pids; echo started; sleep 3600"))).await;
     r.expect_started().await;
     let mut run = common::StageRun::default();
     r.wait_for_stdout(&mut run, "started").await;
@@ -75,17 +64,11 @@ async fn kill_frame_ends_the_stage_with_host_reason() {
     let rest = r.finish_stage().await;
     assert!(killed_at.elapsed() < Duration::from_secs(5));
     let report = rest.report();
-    assert_eq!(
-        (report.killed, report.signal),
-        (Some(KillReason::Host), Some(libc::SIGKILL))
-    );
+    assert_eq!((report.killed, report.signal), (Some(KillReason::Host), Some(libc::SIGKILL)));
     assert!(!alive(pids(&r.read("pids"))[0]));
     // A late Kill, after StageExit, is ignored.
     r.send(HostMsg::Kill).await;
-    assert_eq!(
-        r.stage(sh("echo still here")).await.stdout(),
-        "still here\n"
-    );
+    assert_eq!(r.stage(sh("echo still here")).await.stdout(), "still here\n");
 }
 
 #[tokio::test]
@@ -108,10 +91,7 @@ async fn host_eof_between_stages_exits_cleanly() {
 #[tokio::test]
 async fn host_eof_during_a_stage_kills_it_and_exits_promptly() {
     let mut r = Runner::start().await;
-    r.send(HostMsg::Stage(sh(
-        "sleep 3600 & echo $! > pids; echo $$ >> pids; echo started; sleep 3600",
-    )))
-    .await;
+    r.send(HostMsg::Stage(sh("sleep 3600 & echo $! > pids; echo $$ >> pids; echo started; sleep 3600"))).await;
     r.expect_started().await;
     let mut run = common::StageRun::default();
     r.wait_for_stdout(&mut run, "started").await;
@@ -134,9 +114,5 @@ async fn a_fork_storm_is_fully_killed() {
     s.limits.wall_time_ms = 5000;
     let run = r.stage(s).await;
     assert_eq!(run.report().exit_code, Some(0));
-    assert_eq!(
-        common::children_of(r.pid()),
-        Vec::<i32>::new(),
-        "the runner still has children after StageExit"
-    );
+    assert_eq!(common::children_of(r.pid()), Vec::<i32>::new(), "the runner still has children after StageExit");
 }

@@ -14,11 +14,7 @@ async fn output_past_limit_is_truncated_and_reported() {
     s.limits.output_bytes = 1_000_003;
     let run = r.stage(s).await;
     assert_eq!(run.stdout.len(), 1_000_003);
-    assert!(run
-        .stdout
-        .chunks(2)
-        .take(500_001)
-        .all(|c| c == b"y\n" || c == b"y"));
+    assert!(run.stdout.chunks(2).take(500_001).all(|c| c == b"y\n" || c == b"y"));
     let report = run.report();
     assert_eq!(report.killed, Some(KillReason::OutputLimit));
     assert!(report.output_truncated);
@@ -43,10 +39,7 @@ async fn output_exactly_at_the_limit_is_not_truncated() {
     let run = r.stage(s).await;
     assert_eq!(run.stdout(), "0123456789");
     let report = run.report();
-    assert_eq!(
-        (report.killed, report.output_truncated, report.exit_code),
-        (None, false, Some(0))
-    );
+    assert_eq!((report.killed, report.output_truncated, report.exit_code), (None, false, Some(0)));
 }
 
 #[tokio::test]
@@ -65,10 +58,7 @@ async fn a_gigabyte_of_output_does_not_grow_the_runner() {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc/<pid>/status");
-    assert!(
-        hwm_kib < 16 * 1024,
-        "runner peaked at {hwm_kib} KiB of resident memory"
-    );
+    assert!(hwm_kib < 16 * 1024, "runner peaked at {hwm_kib} KiB of resident memory");
 }
 
 #[tokio::test]
@@ -82,10 +72,7 @@ async fn wall_time_limit_kills_a_sleeper() {
     let report = run.report();
     assert_eq!(report.killed, Some(KillReason::WallTime));
     assert_eq!(report.signal, Some(libc::SIGKILL));
-    assert!(
-        report.wall_time_ms >= 300 && report.wall_time_ms < 3000,
-        "{report:?}"
-    );
+    assert!(report.wall_time_ms >= 300 && report.wall_time_ms < 3000, "{report:?}");
     assert!(report.cpu_time_ms < 200, "{report:?}");
 }
 
@@ -97,10 +84,7 @@ async fn cpu_time_limit_kills_a_spinner() {
     let run = r.stage(s).await;
     let report = run.report();
     assert_eq!(report.killed, Some(KillReason::CpuTime));
-    assert!(
-        report.cpu_time_ms >= 500 && report.cpu_time_ms < 1500,
-        "{report:?}"
-    );
+    assert!(report.cpu_time_ms >= 500 && report.cpu_time_ms < 1500, "{report:?}");
 }
 
 #[tokio::test]
@@ -113,25 +97,15 @@ async fn cpu_time_is_summed_over_every_process_of_the_stage() {
     let run = r.stage(s).await;
     let report = run.report();
     assert_eq!(report.killed, Some(KillReason::CpuTime));
-    assert_eq!(
-        report.signal,
-        Some(libc::SIGKILL),
-        "killed by the runner, not by RLIMIT_CPU"
-    );
-    assert!(
-        report.cpu_time_ms >= 1500 && report.cpu_time_ms < 2500,
-        "{report:?}"
-    );
+    assert_eq!(report.signal, Some(libc::SIGKILL), "killed by the runner, not by RLIMIT_CPU");
+    assert!(report.cpu_time_ms >= 1500 && report.cpu_time_ms < 2500, "{report:?}");
 }
 
 #[tokio::test]
 async fn cpu_time_of_reaped_children_is_counted() {
     let mut r = Runner::start().await;
-    let run = r
-        .stage(sh(
-            "i=0; while [ $i -lt 3 ]; do timeout 0.3 sh -c 'while :; do :; done'; i=$((i+1)); done",
-        ))
-        .await;
+    let run =
+        r.stage(sh("i=0; while [ $i -lt 3 ]; do timeout 0.3 sh -c 'while :; do :; done'; i=$((i+1)); done")).await;
     let report = run.report();
     assert_eq!(report.exit_code, Some(0));
     // 0.9 s of spinning in grandchildren; some of it may go to other tests'

@@ -11,14 +11,7 @@ use coderun_runner::wire::{File, HostMsg, KillReason, RunnerMsg};
 use common::{sh, spec, Runner};
 
 /// PID 1 with a `/proc` of its own namespace.
-const WITH_OWN_PROC: &[&str] = &[
-    "unshare",
-    "--user",
-    "--map-root-user",
-    "--pid",
-    "--fork",
-    "--mount-proc",
-];
+const WITH_OWN_PROC: &[&str] = &["unshare", "--user", "--map-root-user", "--pid", "--fork", "--mount-proc"];
 /// PID 1 that sees the host's `/proc`: the runner must not trust it.
 const WITH_HOST_PROC: &[&str] = &["unshare", "--user", "--map-root-user", "--pid", "--fork"];
 
@@ -45,11 +38,7 @@ print(os.getpid())
 
 async fn daemon_is_dead_after_stage_exit(wrapper: &[&str]) {
     let mut r = Runner::start_under(wrapper).await;
-    let script = File {
-        path: "beat.py".into(),
-        content: HEARTBEAT.as_bytes().to_vec(),
-        executable: false,
-    };
+    let script = File { path: "beat.py".into(), content: HEARTBEAT.as_bytes().to_vec(), executable: false };
     assert_eq!(r.write_files(vec![script]).await, RunnerMsg::FilesWritten);
     let run = r.stage(spec(&["python3", "beat.py"])).await;
     assert_eq!(run.report().exit_code, Some(0), "{}", run.stderr());
@@ -59,11 +48,7 @@ async fn daemon_is_dead_after_stage_exit(wrapper: &[&str]) {
     assert!(first < 10, "not in a fresh PID namespace: pid {first}");
     let before = r.read("beat");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        r.read("beat"),
-        before,
-        "the daemon still beats after StageExit"
-    );
+    assert_eq!(r.read("beat"), before, "the daemon still beats after StageExit");
 }
 
 #[tokio::test]
@@ -91,21 +76,14 @@ async fn as_pid1_limits_and_kill_work() {
     let mut run = common::StageRun::default();
     r.wait_for_stdout(&mut run, "go").await;
     r.send(HostMsg::Kill).await;
-    assert_eq!(
-        r.finish_stage().await.report().killed,
-        Some(KillReason::Host)
-    );
+    assert_eq!(r.finish_stage().await.report().killed, Some(KillReason::Host));
 }
 
 #[tokio::test]
 async fn as_pid1_files_are_written_and_host_eof_ends_everything() {
     let mut r = Runner::start_under(WITH_OWN_PROC).await;
-    assert_eq!(
-        r.write_files(vec![common::file("a/b.txt", "hi")]).await,
-        RunnerMsg::FilesWritten
-    );
-    r.send(HostMsg::Stage(sh("cat a/b.txt; echo; sleep 3600")))
-        .await;
+    assert_eq!(r.write_files(vec![common::file("a/b.txt", "hi")]).await, RunnerMsg::FilesWritten);
+    r.send(HostMsg::Stage(sh("cat a/b.txt; echo; sleep 3600"))).await;
     r.expect_started().await;
     let mut run = common::StageRun::default();
     r.wait_for_stdout(&mut run, "hi\n").await;

@@ -12,10 +12,7 @@ async fn hello_output_arrives_as_output_frames() {
     assert_eq!(run.stdout(), "hello\n");
     assert_eq!(run.stderr(), "oops\n");
     let report = run.report();
-    assert_eq!(
-        (report.exit_code, report.signal, report.killed),
-        (Some(0), None, None)
-    );
+    assert_eq!((report.exit_code, report.signal, report.killed), (Some(0), None, None));
     assert!(!report.output_truncated);
     assert!(report.max_rss_bytes > 0);
 }
@@ -83,10 +80,7 @@ async fn interactive_stdin_arrives_in_order_and_eof_ends_it() {
 async fn exit_code_is_reported() {
     let mut r = Runner::start().await;
     let run = r.stage(sh("exit 3")).await;
-    assert_eq!(
-        (run.report().exit_code, run.report().signal),
-        (Some(3), None)
-    );
+    assert_eq!((run.report().exit_code, run.report().signal), (Some(3), None));
 }
 
 #[tokio::test]
@@ -94,10 +88,7 @@ async fn death_by_signal_is_reported() {
     let mut r = Runner::start().await;
     let run = r.stage(sh("kill -SEGV $$")).await;
     let report = run.report();
-    assert_eq!(
-        (report.exit_code, report.signal, report.killed),
-        (None, Some(libc::SIGSEGV), None)
-    );
+    assert_eq!((report.exit_code, report.signal, report.killed), (None, Some(libc::SIGSEGV), None));
 }
 
 #[tokio::test]
@@ -108,10 +99,7 @@ async fn stage_sees_exactly_its_environment() {
     let run = r.stage(s).await;
     let mut vars: Vec<String> = run.stdout().lines().map(str::to_string).collect();
     vars.sort();
-    assert_eq!(
-        vars,
-        ["GREETING=hi there", "PATH=/usr/local/bin:/usr/bin:/bin"]
-    );
+    assert_eq!(vars, ["GREETING=hi there", "PATH=/usr/local/bin:/usr/bin:/bin"]);
 }
 
 #[tokio::test]
@@ -121,10 +109,7 @@ async fn program_is_found_in_the_stages_path() {
     tool.executable = true;
     assert_eq!(r.write_files(vec![tool]).await, RunnerMsg::FilesWritten);
     let mut s = spec(&["greet"]);
-    s.env = vec![(
-        "PATH".into(),
-        format!("{}/tools:/usr/bin:/bin", r.dir.display()),
-    )];
+    s.env = vec![("PATH".into(), format!("{}/tools:/usr/bin:/bin", r.dir.display()))];
     let run = r.stage(s).await;
     assert_eq!(run.stdout(), "greetings\n");
 }
@@ -132,10 +117,7 @@ async fn program_is_found_in_the_stages_path() {
 #[tokio::test]
 async fn stage_runs_in_its_cwd() {
     let mut r = Runner::start().await;
-    assert_eq!(
-        r.write_files(vec![file("sub/dir/a.txt", "content")]).await,
-        RunnerMsg::FilesWritten
-    );
+    assert_eq!(r.write_files(vec![file("sub/dir/a.txt", "content")]).await, RunnerMsg::FilesWritten);
     let mut s = sh("pwd; cat dir/a.txt");
     s.cwd = "sub".into();
     let run = r.stage(s).await;
@@ -148,12 +130,7 @@ async fn a_missing_program_ends_the_stage_with_127() {
     let mut r = Runner::start().await;
     let run = r.stage(spec(&["no-such-program-for-coderun"])).await;
     assert_eq!(run.report().exit_code, Some(127));
-    assert!(
-        run.stderr()
-            .starts_with("coderun-runner: cannot run no-such-program-for-coderun: "),
-        "{}",
-        run.stderr()
-    );
+    assert!(run.stderr().starts_with("coderun-runner: cannot run no-such-program-for-coderun: "), "{}", run.stderr());
     // The runner carries on with the next stage.
     assert_eq!(r.stage(sh("echo next")).await.stdout(), "next\n");
 }
@@ -161,10 +138,7 @@ async fn a_missing_program_ends_the_stage_with_127() {
 #[tokio::test]
 async fn a_non_executable_program_ends_the_stage_with_126() {
     let mut r = Runner::start().await;
-    assert_eq!(
-        r.write_files(vec![file("script.sh", "echo hi")]).await,
-        RunnerMsg::FilesWritten
-    );
+    assert_eq!(r.write_files(vec![file("script.sh", "echo hi")]).await, RunnerMsg::FilesWritten);
     let run = r.stage(spec(&["./script.sh"])).await;
     assert_eq!(run.report().exit_code, Some(126));
 }
@@ -193,12 +167,7 @@ async fn resource_limits_are_set_in_the_stage() {
     s.limits.file_size_bytes = 1_000_000;
     s.limits.open_files = 64;
     let run = r.stage(s).await;
-    assert_eq!(
-        run.stdout(),
-        "CPU 3 4\nFSIZE 1000000 1000000\nNOFILE 64 64\nCORE 0 0\n",
-        "{}",
-        run.stderr()
-    );
+    assert_eq!(run.stdout(), "CPU 3 4\nFSIZE 1000000 1000000\nNOFILE 64 64\nCORE 0 0\n", "{}", run.stderr());
 }
 
 #[tokio::test]
@@ -216,32 +185,17 @@ async fn writing_past_the_file_size_limit_fails() {
 #[tokio::test]
 async fn the_stage_is_in_its_own_session_with_default_signals() {
     let mut r = Runner::start().await;
-    let run = r
-        .stage(spec(&[
-            "python3",
-            "-c",
-            "import os; print(os.getsid(0) == os.getpid())",
-        ]))
-        .await;
+    let run = r.stage(spec(&["python3", "-c", "import os; print(os.getsid(0) == os.getpid())"])).await;
     assert_eq!(run.stdout(), "True\n", "{}", run.stderr());
     // The runner ignores SIGPIPE; its stages must not inherit that.
-    let run = r
-        .stage(spec(&["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"]))
-        .await;
-    assert_eq!(
-        run.stdout(),
-        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
-    );
+    let run = r.stage(spec(&["grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"])).await;
+    assert_eq!(run.stdout(), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
 #[tokio::test]
 async fn stage_runs_as_its_user_and_can_write_beside_its_files() {
     let mut r = Runner::start().await;
-    assert_eq!(
-        r.write_files(vec![file("src/main.c", "int main(){}")])
-            .await,
-        RunnerMsg::FilesWritten
-    );
+    assert_eq!(r.write_files(vec![file("src/main.c", "int main(){}")]).await, RunnerMsg::FilesWritten);
     let mut s = sh("id -u; id -g; echo built > src/a.out && cat src/a.out; echo more >> src/main.c && echo edited");
     s.user = Some((65534, 65534));
     let run = r.stage(s).await;
@@ -249,15 +203,7 @@ async fn stage_runs_as_its_user_and_can_write_beside_its_files() {
     let (uid, gid) = if nix::unistd::geteuid().is_root() {
         (65534, 65534)
     } else {
-        (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        )
+        (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
     };
-    assert_eq!(
-        run.stdout(),
-        format!("{uid}\n{gid}\nbuilt\nedited\n"),
-        "{}",
-        run.stderr()
-    );
+    assert_eq!(run.stdout(), format!("{uid}\n{gid}\nbuilt\nedited\n"), "{}", run.stderr());
 }

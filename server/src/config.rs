@@ -122,12 +122,7 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig {
-            per_key: 2,
-            max_total: 24,
-            idle_expiry_ms: 300_000,
-            prefill: true,
-        }
+        PoolConfig { per_key: 2, max_total: 24, idle_expiry_ms: 300_000, prefill: true }
     }
 }
 
@@ -335,11 +330,7 @@ impl Default for LimitsConfig {
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        SchedulerConfig {
-            run_slots: 0,
-            queue_length: 64,
-            retry_after_ms: 1_000,
-        }
+        SchedulerConfig { run_slots: 0, queue_length: 64, retry_after_ms: 1_000 }
     }
 }
 
@@ -360,12 +351,7 @@ impl Default for ConnectionConfig {
 
 impl Default for FilesConfig {
     fn default() -> Self {
-        FilesConfig {
-            max_files: 64,
-            max_total_bytes: 768 * 1024,
-            max_path_bytes: 255,
-            max_depth: 16,
-        }
+        FilesConfig { max_files: 64, max_total_bytes: 768 * 1024, max_path_bytes: 255, max_depth: 16 }
     }
 }
 
@@ -414,9 +400,7 @@ impl Config {
     /// The number of run slots, with 0 resolved to the CPU count.
     pub fn run_slots(&self) -> usize {
         match self.scheduler.run_slots {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1),
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             n => n,
         }
     }

@@ -44,15 +44,8 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// The origins a browser page may connect from: the server's own on every
 /// loopback name, plus the configured ones.
 pub fn allowed_origins(port: u16, configured: &[String]) -> Vec<String> {
-    let mut v: Vec<String> = ["127.0.0.1", "localhost", "[::1]"]
-        .iter()
-        .map(|h| format!("http://{h}:{port}"))
-        .collect();
-    v.extend(
-        configured
-            .iter()
-            .map(|o| o.trim_end_matches('/').to_owned()),
-    );
+    let mut v: Vec<String> = ["127.0.0.1", "localhost", "[::1]"].iter().map(|h| format!("http://{h}:{port}")).collect();
+    v.extend(configured.iter().map(|o| o.trim_end_matches('/').to_owned()));
     v
 }
 
@@ -61,10 +54,7 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
         None => true,
         Some(origin) => {
             let origin = origin.to_str().unwrap_or("");
-            state
-                .allowed_origins
-                .iter()
-                .any(|o| o.eq_ignore_ascii_case(origin))
+            state.allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
         }
     }
 }
@@ -77,11 +67,7 @@ async fn upgrade(
 ) -> Response {
     if !origin_allowed(&state, &headers) {
         tracing::warn!(origin = ?headers.get(header::ORIGIN), "refused a WebSocket from a foreign origin");
-        return (
-            StatusCode::FORBIDDEN,
-            "this origin may not use this server\n",
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, "this origin may not use this server\n").into_response();
     }
     if state.shutdown.stopping.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
@@ -97,11 +83,8 @@ async fn upgrade(
     let tracker = state.sessions.clone();
     let span = tracing::info_span!("conn", %peer);
     let buffer = state.config.connection.socket_buffer_bytes;
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(buffer)
-        .write_buffer_size(buffer)
-        .on_upgrade(move |socket| {
+    ws.max_message_size(max).max_frame_size(max).read_buffer_size(buffer).write_buffer_size(buffer).on_upgrade(
+        move |socket| {
             tracker.track_future(
                 async move {
                     let _permit = permit;
@@ -111,7 +94,8 @@ async fn upgrade(
                 }
                 .instrument(span),
             )
-        })
+        },
+    )
 }
 
 /// Load and pool figures as JSON, for operators and tests.

@@ -29,8 +29,7 @@ use crate::{
     config::{Config, SandboxKind},
     job::driver::JobContext,
     sandbox::{
-        docker::DockerBackend, native::NativeBackend, Backend, HostLimits, PoolSettings,
-        SandboxError, WarmPool,
+        docker::DockerBackend, native::NativeBackend, Backend, HostLimits, PoolSettings, SandboxError, WarmPool,
     },
     state::AppState,
 };
@@ -52,16 +51,9 @@ pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartErro
     let backend = match config.sandbox {
         SandboxKind::Native => Backend::Native(NativeBackend::new(config.native.clone())?),
         SandboxKind::Docker => {
-            let longest = Duration::from_millis(
-                config
-                    .limits
-                    .maximums
-                    .wall_time_ms
-                    .max(config.limits.build.wall_time_ms),
-            );
-            let docker = DockerBackend::connect(config.docker.clone(), longest)
-                .await
-                .map_err(SandboxError::from)?;
+            let longest =
+                Duration::from_millis(config.limits.maximums.wall_time_ms.max(config.limits.build.wall_time_ms));
+            let docker = DockerBackend::connect(config.docker.clone(), longest).await.map_err(SandboxError::from)?;
             docker.sweep().await;
             Backend::Docker(docker)
         }
@@ -71,10 +63,7 @@ pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartErro
         // The runner and the stages share the container's non-root user.
         Backend::Docker(_) => None,
     };
-    let mut features: Vec<String> = ["interactive", "cancel", "httpOneShot"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut features: Vec<String> = ["interactive", "cancel", "httpOneShot"].iter().map(|s| s.to_string()).collect();
     features.extend(backend.features());
     tracing::info!(sandbox = backend.name(), features = ?features, "sandbox backend ready");
     // Sandbox ids, for detection containers, the pool's and the jobs'.
@@ -125,10 +114,7 @@ pub async fn serve(
     let grace = state.config.shutdown_grace();
     let stopped = async move {
         shutdown.await;
-        tracing::info!(
-            grace_ms = grace.as_millis() as u64,
-            "shutting down: no new jobs; running jobs may finish"
-        );
+        tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down: no new jobs; running jobs may finish");
         signals.stopping.cancel();
         let cancel = signals.cancel_jobs.clone();
         tokio::spawn(async move {
@@ -147,30 +133,18 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(stopped)
-    .await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(stopped)
+        .await?;
     state.sessions.close();
-    let limit = state.config.shutdown_grace()
-        + Duration::from_millis(state.config.runner_grace_ms)
-        + Duration::from_secs(5);
-    if tokio::time::timeout(limit, state.sessions.wait())
-        .await
-        .is_err()
-    {
+    let limit =
+        state.config.shutdown_grace() + Duration::from_millis(state.config.runner_grace_ms) + Duration::from_secs(5);
+    if tokio::time::timeout(limit, state.sessions.wait()).await.is_err() {
         tracing::warn!("sessions did not end in time; exiting anyway");
     }
     state.shutdown.cancel_jobs.cancel();
     state.jobs.pool.shutdown();
     // Containers are removed in the background; wait for them.
-    state
-        .jobs
-        .pool
-        .backend()
-        .drain(Duration::from_secs(30))
-        .await;
+    state.jobs.pool.backend().drain(Duration::from_secs(30)).await;
     Ok(())
 }

@@ -11,11 +11,7 @@ use clap::{Parser, Subcommand};
 use coderun_server::config::{Config, SandboxKind};
 
 #[derive(Parser)]
-#[command(
-    name = "coderun",
-    version,
-    about = "Run students' code from course pages, streaming over JSON-RPC"
-)]
+#[command(name = "coderun", version, about = "Run students' code from course pages, streaming over JSON-RPC")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,9 +64,7 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -86,8 +80,7 @@ fn main() -> anyhow::Result<()> {
 fn config(args: ServeArgs) -> anyhow::Result<Config> {
     let mut config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             Config::from_toml(&text).with_context(|| format!("parsing {}", path.display()))?
         }
         None => Config::default(),
@@ -121,13 +114,10 @@ fn config(args: ServeArgs) -> anyhow::Result<Config> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let state = coderun_server::start(config, addr.port())
-        .await
-        .context("starting the server")?;
+    let state = coderun_server::start(config, addr.port()).await.context("starting the server")?;
     // Tests and scripts wait for exactly this line on stdout.
     println!("coderun listening on http://{addr}");
     tracing::info!(%addr, "listening");

@@ -91,9 +91,7 @@ impl Scheduler {
         let id = s.next_ticket;
         if s.running < s.slots && s.queue.is_empty() {
             s.running += 1;
-            let _ = grant_tx.send(Slot {
-                scheduler: Some(self.clone()),
-            });
+            let _ = grant_tx.send(Slot { scheduler: Some(self.clone()) });
             let (_, position) = watch::channel(0);
             return Ok(Ticket {
                 id,
@@ -106,24 +104,11 @@ impl Scheduler {
         }
         if s.queue.len() >= s.max_queue {
             let ahead = (s.queue.len() / s.slots + 1) as u64;
-            return Err(Busy {
-                retry_after_ms: self.retry_after_ms * ahead,
-            });
+            return Err(Busy { retry_after_ms: self.retry_after_ms * ahead });
         }
         let (pos_tx, pos_rx) = watch::channel(s.queue.len() as u32 + 1);
-        s.queue.push_back(Waiter {
-            ticket: id,
-            grant: grant_tx,
-            position: pos_tx,
-        });
-        Ok(Ticket {
-            id,
-            scheduler: self.clone(),
-            grant: grant_rx,
-            position: pos_rx,
-            watching: true,
-            granted: false,
-        })
+        s.queue.push_back(Waiter { ticket: id, grant: grant_tx, position: pos_tx });
+        Ok(Ticket { id, scheduler: self.clone(), grant: grant_rx, position: pos_rx, watching: true, granted: false })
     }
 
     /// Jobs running and jobs waiting, for logs and metrics.
@@ -142,9 +127,7 @@ impl Scheduler {
         while s.running < s.slots {
             let Some(w) = s.queue.pop_front() else { break };
             s.running += 1;
-            if let Err(mut slot) = w.grant.send(Slot {
-                scheduler: Some(me.clone()),
-            }) {
+            if let Err(mut slot) = w.grant.send(Slot { scheduler: Some(me.clone()) }) {
                 // The ticket is gone; take the slot back without recursing
                 // into release (we hold the lock).
                 slot.scheduler = None;
@@ -261,12 +244,7 @@ mod tests {
         let s = Scheduler::new(1, 1, 100);
         let _a = s.enqueue().unwrap();
         let _b = s.enqueue().unwrap();
-        assert_eq!(
-            s.enqueue().err(),
-            Some(Busy {
-                retry_after_ms: 200
-            })
-        );
+        assert_eq!(s.enqueue().err(), Some(Busy { retry_after_ms: 200 }));
     }
 
     #[tokio::test]

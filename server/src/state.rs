@@ -42,11 +42,8 @@ impl AppState {
         features: Vec<String>,
         allowed_origins: Vec<String>,
     ) -> Arc<AppState> {
-        let scheduler = Scheduler::new(
-            config.run_slots(),
-            config.scheduler.queue_length,
-            config.scheduler.retry_after_ms,
-        );
+        let scheduler =
+            Scheduler::new(config.run_slots(), config.scheduler.queue_length, config.scheduler.retry_after_ms);
         Arc::new(AppState {
             connections: Arc::new(Semaphore::new(config.connection.max_connections)),
             config,

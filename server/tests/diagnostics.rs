@@ -36,24 +36,14 @@ fn fixtures() -> PathBuf {
 }
 
 fn read_files(dir: &Path, base: &Path, out: &mut Vec<JobFile>) {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
             read_files(&path, base, out);
         } else {
-            let rel = path
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            out.push(JobFile {
-                path: rel,
-                content: fs::read(&path).unwrap(),
-            });
+            let rel = path.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+            out.push(JobFile { path: rel, content: fs::read(&path).unwrap() });
         }
     }
 }
@@ -74,26 +64,16 @@ fn feed(
     chunk: usize,
 ) -> Outcome {
     let sources = Arc::new(Sources::new(files));
-    let mut parser =
-        StageParser::for_command(argv, build, sources).expect("the case's program has a parser");
-    let mut outcome = Outcome {
-        diagnostics: Vec::new(),
-        stdout: String::new(),
-        stderr: String::new(),
+    let mut parser = StageParser::for_command(argv, build, sources).expect("the case's program has a parser");
+    let mut outcome = Outcome { diagnostics: Vec::new(), stdout: String::new(), stderr: String::new() };
+    let take = |stream: OutStream, parsed: coderun_server::job::diagnostics::Parsed, o: &mut Outcome| {
+        match stream {
+            OutStream::Stdout => o.stdout.push_str(&parsed.text),
+            OutStream::Stderr => o.stderr.push_str(&parsed.text),
+        }
+        o.diagnostics
+            .extend(parsed.diagnostics.into_iter().map(|d| serde_json::to_value(convert::diagnostic(d)).unwrap()));
     };
-    let take =
-        |stream: OutStream, parsed: coderun_server::job::diagnostics::Parsed, o: &mut Outcome| {
-            match stream {
-                OutStream::Stdout => o.stdout.push_str(&parsed.text),
-                OutStream::Stderr => o.stderr.push_str(&parsed.text),
-            }
-            o.diagnostics.extend(
-                parsed
-                    .diagnostics
-                    .into_iter()
-                    .map(|d| serde_json::to_value(convert::diagnostic(d)).unwrap()),
-            );
-        };
     for (stream, text) in [(OutStream::Stdout, stdout), (OutStream::Stderr, stderr)] {
         let chars: Vec<char> = text.chars().collect();
         for piece in chars.chunks(chunk.max(1)) {
@@ -108,32 +88,17 @@ fn feed(
 
 /// The text of a file under a protocol range (UTF-16 columns).
 fn text_at(files: &[JobFile], d: &Value) -> String {
-    let file = files
-        .iter()
-        .find(|f| f.path == d["file"])
-        .expect("a diagnostic names a job file");
+    let file = files.iter().find(|f| f.path == d["file"]).expect("a diagnostic names a job file");
     let content = String::from_utf8_lossy(&file.content);
     let lines: Vec<&str> = content.split('\n').collect();
-    let pos = |p: &Value| {
-        (
-            p["line"].as_u64().unwrap() as usize,
-            p["character"].as_u64().unwrap() as usize,
-        )
-    };
+    let pos = |p: &Value| (p["line"].as_u64().unwrap() as usize, p["character"].as_u64().unwrap() as usize);
     let ((l0, c0), (l1, c1)) = (pos(&d["range"]["start"]), pos(&d["range"]["end"]));
     let mut out = Vec::new();
     for l in l0..=l1 {
         let units: Vec<u16> = lines.get(l).copied().unwrap_or("").encode_utf16().collect();
         let from = if l == l0 { c0.min(units.len()) } else { 0 };
-        let to = if l == l1 {
-            c1.min(units.len())
-        } else {
-            units.len()
-        };
-        out.push(
-            String::from_utf16(&units[from..to.max(from)])
-                .expect("a range never splits a surrogate pair"),
-        );
+        let to = if l == l1 { c1.min(units.len()) } else { units.len() };
+        out.push(String::from_utf16(&units[from..to.max(from)]).expect("a range never splits a surrogate pair"));
     }
     out.join("\n")
 }
@@ -152,14 +117,8 @@ fn check_case(dir: &Path) -> Result<(), String> {
     let whole = feed(&argv, build, &files, &stdout, &stderr, usize::MAX);
     for chunk in [1, 7] {
         let other = feed(&argv, build, &files, &stdout, &stderr, chunk);
-        if other.diagnostics != whole.diagnostics
-            || other.stdout != whole.stdout
-            || other.stderr != whole.stderr
-        {
-            return Err(format!(
-                "fed in chunks of {chunk} it found {:#?}",
-                other.diagnostics
-            ));
+        if other.diagnostics != whole.diagnostics || other.stdout != whole.stdout || other.stderr != whole.stderr {
+            return Err(format!("fed in chunks of {chunk} it found {:#?}", other.diagnostics));
         }
     }
     if whole.stdout != stdout {
@@ -167,10 +126,7 @@ fn check_case(dir: &Path) -> Result<(), String> {
     }
     let expected_stderr = fs::read_to_string(dir.join("stderr.text")).unwrap_or(stderr);
     if whole.stderr != expected_stderr {
-        return Err(format!(
-            "stderr forwarded as\n{}\nexpected\n{}",
-            whole.stderr, expected_stderr
-        ));
+        return Err(format!("stderr forwarded as\n{}\nexpected\n{}", whole.stderr, expected_stderr));
     }
 
     let found: Vec<Value> = whole
@@ -184,11 +140,7 @@ fn check_case(dir: &Path) -> Result<(), String> {
         .collect();
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
         case["diagnostics"] = json!(found);
-        fs::write(
-            &case_path,
-            serde_json::to_string_pretty(&case).unwrap() + "\n",
-        )
-        .unwrap();
+        fs::write(&case_path, serde_json::to_string_pretty(&case).unwrap() + "\n").unwrap();
         return Ok(());
     }
     if found != case["diagnostics"].as_array().cloned().unwrap_or_default() {
@@ -204,27 +156,14 @@ fn check_case(dir: &Path) -> Result<(), String> {
 /// Checks every case of one toolchain, reporting all failures at once.
 fn check_toolchain(toolchain: &str) {
     let dir = fixtures().join(toolchain);
-    let mut cases: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut cases: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     cases.sort();
     assert!(!cases.is_empty(), "no cases in {}", dir.display());
     let failures: Vec<String> = cases
         .iter()
-        .filter_map(|c| {
-            check_case(c)
-                .err()
-                .map(|e| format!("{}: {e}", c.strip_prefix(fixtures()).unwrap().display()))
-        })
+        .filter_map(|c| check_case(c).err().map(|e| format!("{}: {e}", c.strip_prefix(fixtures()).unwrap().display())))
         .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
 }
 
 #[test]

@@ -20,9 +20,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
-    tungstenite::{
-        self, client::IntoClientRequest, http::HeaderValue, protocol::CloseFrame, Message,
-    },
+    tungstenite::{self, client::IntoClientRequest, http::HeaderValue, protocol::CloseFrame, Message},
     MaybeTlsStream, WebSocketStream,
 };
 
@@ -62,40 +60,23 @@ impl Client {
     pub async fn connect_with(server: &Server, headers: &[(&str, &str)]) -> Result<Client> {
         Client::try_connect(&server.ws_url(), headers)
             .await
-            .map_err(|e| {
-                anyhow!(
-                    "WebSocket upgrade to {} failed: {}",
-                    server.ws_url(),
-                    describe(&e)
-                )
-            })
+            .map_err(|e| anyhow!("WebSocket upgrade to {} failed: {}", server.ws_url(), describe(&e)))
     }
 
     /// Opens a WebSocket, handing back the handshake error as it is so a
     /// test can look at a refusal's HTTP status.
-    pub async fn try_connect(
-        url: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<Client, tungstenite::Error> {
+    pub async fn try_connect(url: &str, headers: &[(&str, &str)]) -> Result<Client, tungstenite::Error> {
         let mut request = url.into_client_request()?;
         for (name, value) in headers {
             let name: tungstenite::http::HeaderName = name.parse().expect("valid header name");
-            request.headers_mut().insert(
-                name,
-                HeaderValue::from_str(value).expect("valid header value"),
-            );
+            request.headers_mut().insert(name, HeaderValue::from_str(value).expect("valid header value"));
         }
         let connect = tokio_tungstenite::connect_async(request);
         let (ws, _) = match tokio::time::timeout(WAIT, connect).await {
             Ok(result) => result?,
             Err(_) => return Err(tungstenite::Error::Io(std::io::ErrorKind::TimedOut.into())),
         };
-        Ok(Client {
-            ws,
-            inbox: VecDeque::new(),
-            next_id: 1,
-            timeout: WAIT,
-        })
+        Ok(Client { ws, inbox: VecDeque::new(), next_id: 1, timeout: WAIT })
     }
 
     /// A connection that has completed `initialize`.
@@ -132,14 +113,12 @@ impl Client {
 
     /// Sends a request with the given id.
     pub async fn send_request(&mut self, id: &Value, method: &str, params: Value) -> Result<()> {
-        self.send_json(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .await
+        self.send_json(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await
     }
 
     /// Sends a notification.
     pub async fn notify(&mut self, method: &str, params: Value) -> Result<()> {
-        self.send_json(&json!({"jsonrpc": "2.0", "method": method, "params": params}))
-            .await
+        self.send_json(&json!({"jsonrpc": "2.0", "method": method, "params": params})).await
     }
 
     /// Sends a request and waits for its response (the whole response
@@ -153,11 +132,7 @@ impl Client {
     /// Waits for the response with this id.
     pub async fn response_to(&mut self, id: &Value) -> Result<Value> {
         let id = id.clone();
-        self.take(
-            |m| is_response(m) && m["id"] == id,
-            &format!("the response to request {id}"),
-        )
-        .await
+        self.take(|m| is_response(m) && m["id"] == id, &format!("the response to request {id}")).await
     }
 
     /// `initialize` with protocol version 1; fails unless it succeeds.
@@ -187,17 +162,9 @@ impl Client {
         let mut notifications = Vec::new();
         let mut arrivals = Vec::new();
         loop {
-            let (message, at) = self
-                .take_timed(|m| belongs_to(m, id), &format!("the end of job {id}"))
-                .await?;
+            let (message, at) = self.take_timed(|m| belongs_to(m, id), &format!("the end of job {id}")).await?;
             if is_response(&message) {
-                return Ok(JobRun {
-                    id: id.clone(),
-                    notifications,
-                    response: message,
-                    arrivals,
-                    answered: at,
-                });
+                return Ok(JobRun { id: id.clone(), notifications, response: message, arrivals, answered: at });
             }
             notifications.push(message);
             arrivals.push(at);
@@ -209,12 +176,7 @@ impl Client {
     pub async fn wait_for_state(&mut self, id: &Value, state: &str) -> Result<Vec<Value>> {
         let mut seen = Vec::new();
         loop {
-            let message = self
-                .take(
-                    |m| belongs_to(m, id),
-                    &format!("job {id} to reach {state:?}"),
-                )
-                .await?;
+            let message = self.take(|m| belongs_to(m, id), &format!("job {id} to reach {state:?}")).await?;
             if is_response(&message) {
                 bail!("job {id} answered before reaching state {state:?}: {message}\nnotifications: {seen:?}");
             }
@@ -232,12 +194,7 @@ impl Client {
         let mut seen = Vec::new();
         let mut text = String::new();
         loop {
-            let message = self
-                .take(
-                    |m| belongs_to(m, id),
-                    &format!("job {id} to print {needle:?}"),
-                )
-                .await?;
+            let message = self.take(|m| belongs_to(m, id), &format!("job {id} to print {needle:?}")).await?;
             if is_response(&message) {
                 bail!("job {id} answered before printing {needle:?}: {message}\nnotifications: {seen:?}");
             }
@@ -262,11 +219,7 @@ impl Client {
         Ok(self.take_timed(matches, what).await?.0)
     }
 
-    async fn take_timed(
-        &mut self,
-        matches: impl Fn(&Value) -> bool,
-        what: &str,
-    ) -> Result<(Value, Instant)> {
+    async fn take_timed(&mut self, matches: impl Fn(&Value) -> bool, what: &str) -> Result<(Value, Instant)> {
         if let Some(i) = self.inbox.iter().position(|(m, _)| matches(m)) {
             return Ok(self.inbox.remove(i).expect("index is in range"));
         }
@@ -304,16 +257,11 @@ impl Client {
     /// envelope every server message must have.
     async fn read_json(&mut self) -> Result<Value> {
         loop {
-            let frame = self
-                .ws
-                .next()
-                .await
-                .context("the server closed the connection")?;
+            let frame = self.ws.next().await.context("the server closed the connection")?;
             match frame.map_err(|e| anyhow!("reading from the server: {}", describe(&e)))? {
                 Message::Text(text) => {
-                    let value: Value = serde_json::from_str(text.as_str()).with_context(|| {
-                        format!("the server sent text that is not JSON: {:?}", text.as_str())
-                    })?;
+                    let value: Value = serde_json::from_str(text.as_str())
+                        .with_context(|| format!("the server sent text that is not JSON: {:?}", text.as_str()))?;
                     if value["jsonrpc"] != "2.0" {
                         bail!("the server sent a message without \"jsonrpc\": \"2.0\": {value}");
                     }
@@ -334,10 +282,7 @@ impl Client {
         loop {
             let frame = match tokio::time::timeout_at(deadline, self.ws.next()).await {
                 Ok(frame) => frame,
-                Err(_) => bail!(
-                    "the server did not close the connection within {:?}",
-                    self.timeout
-                ),
+                Err(_) => bail!("the server did not close the connection within {:?}", self.timeout),
             };
             match frame {
                 None => return Ok(None),
@@ -359,8 +304,7 @@ impl Client {
     /// message for the job comes before that answer.
     pub async fn assert_quiet(&mut self, id: &Value) -> Result<()> {
         let probe = json!(format!("probe-after-{id}"));
-        self.send_request(&probe, "coderun/noSuchMethod", json!({}))
-            .await?;
+        self.send_request(&probe, "coderun/noSuchMethod", json!({})).await?;
         loop {
             let message = self.recv().await?;
             if message["id"] == probe {
@@ -413,10 +357,7 @@ impl JobRun {
     pub fn result(&self) -> &Value {
         match self.response.get("result") {
             Some(r) => r,
-            None => panic!(
-                "job {} answered with an error, not a result: {}",
-                self.id, self.response
-            ),
+            None => panic!("job {} answered with an error, not a result: {}", self.id, self.response),
         }
     }
 
@@ -424,18 +365,13 @@ impl JobRun {
     pub fn error(&self) -> &Value {
         match self.response.get("error") {
             Some(e) => e,
-            None => panic!(
-                "job {} answered with a result, not an error: {}",
-                self.id, self.response
-            ),
+            None => panic!("job {} answered with a result, not an error: {}", self.id, self.response),
         }
     }
 
     /// The result's `status`.
     pub fn status(&self) -> &str {
-        self.result()["status"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no status in {}", self.response))
+        self.result()["status"].as_str().unwrap_or_else(|| panic!("no status in {}", self.response))
     }
 
     /// All `job/output` params in order, as `(stream, text)`.
@@ -446,14 +382,8 @@ impl JobRun {
             .map(|n| {
                 let p = &n["params"];
                 (
-                    p["stream"]
-                        .as_str()
-                        .unwrap_or_else(|| panic!("job/output without a stream: {n}"))
-                        .to_owned(),
-                    p["text"]
-                        .as_str()
-                        .unwrap_or_else(|| panic!("job/output without text: {n}"))
-                        .to_owned(),
+                    p["stream"].as_str().unwrap_or_else(|| panic!("job/output without a stream: {n}")).to_owned(),
+                    p["text"].as_str().unwrap_or_else(|| panic!("job/output without text: {n}")).to_owned(),
                 )
             })
             .collect()
@@ -461,11 +391,7 @@ impl JobRun {
 
     /// Everything the program wrote to one stream, concatenated.
     pub fn stream(&self, stream: &str) -> String {
-        self.outputs()
-            .into_iter()
-            .filter(|(s, _)| s == stream)
-            .map(|(_, t)| t)
-            .collect()
+        self.outputs().into_iter().filter(|(s, _)| s == stream).map(|(_, t)| t).collect()
     }
 
     pub fn stdout(&self) -> String {
@@ -510,18 +436,8 @@ impl JobRun {
 
     /// Asserts the job ran to a normal end with exit code 0.
     pub fn assert_exited_ok(&self) {
-        assert_eq!(
-            self.status(),
-            "exited",
-            "expected a clean exit\n{}",
-            self.summary()
-        );
-        assert_eq!(
-            self.result()["exitCode"],
-            json!(0),
-            "expected exit code 0\n{}",
-            self.summary()
-        );
+        assert_eq!(self.status(), "exited", "expected a clean exit\n{}", self.summary());
+        assert_eq!(self.result()["exitCode"], json!(0), "expected exit code 0\n{}", self.summary());
     }
 }
 

@@ -31,9 +31,7 @@ pub struct Bystander {
 impl Bystander {
     pub async fn start(server: &Server) -> Result<Bystander> {
         let mut client = Client::ready(server).await?;
-        let id = client
-            .start_run(bash("echo begin\nsleep 3\necho end\n"))
-            .await?;
+        let id = client.start_run(bash("echo begin\nsleep 3\necho end\n")).await?;
         let early = client.wait_for_output(&id, "begin").await?;
         Ok(Bystander { client, id, early })
     }
@@ -47,11 +45,7 @@ impl Bystander {
             "the bystander job did not end normally:\n{}",
             run.summary()
         );
-        ensure!(
-            run.stdout() == "begin\nend\n",
-            "the bystander's output was disturbed:\n{}",
-            run.summary()
-        );
+        ensure!(run.stdout() == "begin\nend\n", "the bystander's output was disturbed:\n{}", run.summary());
         Ok(())
     }
 }
@@ -88,8 +82,7 @@ pub async fn contain_with(
         );
         Ok(())
     };
-    let (hostile_run, neighbour_result, during_result) =
-        tokio::join!(attacker.collect(&id), neighbour_job, during);
+    let (hostile_run, neighbour_result, during_result) = tokio::join!(attacker.collect(&id), neighbour_job, during);
     let mut run = hostile_run?;
     neighbour_result?;
     during_result?;

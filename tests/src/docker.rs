@@ -46,10 +46,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// engine fails; none of them ever passes without running.
 pub fn require_docker(test: &str) {
     let backend = sandbox();
-    assert_eq!(
-        backend, "docker",
-        "{test}: a Docker suite needs CODERUN_SANDBOX=docker"
-    );
+    assert_eq!(backend, "docker", "{test}: a Docker suite needs CODERUN_SANDBOX=docker");
     if let Err(e) = engine_answers() {
         panic!("{test}: CODERUN_SANDBOX=docker, but {e}");
     }
@@ -66,10 +63,7 @@ pub fn engine_answers() -> Result<(), String> {
     if out.status.success() && !version.is_empty() && !version.contains("Error") {
         Ok(())
     } else {
-        Err(format!(
-            "no Docker engine answers `docker info`: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(format!("no Docker engine answers `docker info`: {}", String::from_utf8_lossy(&out.stderr).trim()))
     }
 }
 
@@ -79,20 +73,10 @@ pub async fn docker(args: &[&str]) -> Result<String> {
     cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
     let out = tokio::time::timeout(CALL_TIMEOUT, cmd.output())
         .await
-        .with_context(|| {
-            format!(
-                "`docker {}` did not finish within {CALL_TIMEOUT:?}",
-                args.join(" ")
-            )
-        })?
+        .with_context(|| format!("`docker {}` did not finish within {CALL_TIMEOUT:?}", args.join(" ")))?
         .with_context(|| format!("running `docker {}`", args.join(" ")))?;
     if !out.status.success() {
-        bail!(
-            "`docker {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("`docker {}` failed ({}): {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -105,21 +89,14 @@ pub async fn containers(instance: &str, all: bool) -> Result<BTreeSet<String>> {
     if all {
         args.push("-a");
     }
-    Ok(docker(&args)
-        .await?
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect())
+    Ok(docker(&args).await?.split_whitespace().map(str::to_owned).collect())
 }
 
 /// `docker inspect` of one container, the object itself (not the array).
 pub async fn inspect(id: &str) -> Result<Value> {
     let text = docker(&["inspect", "--type", "container", id]).await?;
-    let mut all: Value = serde_json::from_str(&text)
-        .context("`docker inspect` printed something that is not JSON")?;
-    all.get_mut(0)
-        .map(Value::take)
-        .context("`docker inspect` printed an empty array")
+    let mut all: Value = serde_json::from_str(&text).context("`docker inspect` printed something that is not JSON")?;
+    all.get_mut(0).map(Value::take).context("`docker inspect` printed an empty array")
 }
 
 /// The processes of a running container as `docker top` lists them (its
@@ -150,30 +127,20 @@ pub async fn container_running(instance: &str, needle: &str, limit: Duration) ->
 
 /// Waits (up to `limit`) until none of `ids` exists any more, running or
 /// not. Says how long it took when that was long.
-pub async fn wait_until_removed(
-    ids: &BTreeSet<String>,
-    instance: &str,
-    limit: Duration,
-) -> Result<()> {
+pub async fn wait_until_removed(ids: &BTreeSet<String>, instance: &str, limit: Duration) -> Result<()> {
     let started = Instant::now();
     loop {
         let now = containers(instance, true).await?;
         let left: Vec<_> = ids.intersection(&now).collect();
         if left.is_empty() {
             if started.elapsed() > Duration::from_secs(2) {
-                println!(
-                    "note: the containers took {:?} to be removed",
-                    started.elapsed()
-                );
+                println!("note: the containers took {:?} to be removed", started.elapsed());
             }
             return Ok(());
         }
         if started.elapsed() > limit {
             let states = describe(&left.iter().map(|s| s.as_str()).collect::<Vec<_>>()).await;
-            bail!(
-                "{} container(s) still exist {limit:?} later: {states}",
-                left.len()
-            );
+            bail!("{} container(s) still exist {limit:?} later: {states}", left.len());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -197,12 +164,7 @@ pub async fn describe(ids: &[&str]) -> String {
     let mut out = Vec::new();
     for id in ids {
         match inspect(id).await {
-            Ok(c) => out.push(format!(
-                "{} {} {}",
-                &id[..id.len().min(12)],
-                c["Name"],
-                c["State"]["Status"]
-            )),
+            Ok(c) => out.push(format!("{} {} {}", &id[..id.len().min(12)], c["Name"], c["State"]["Status"])),
             Err(e) => out.push(format!("{} ({e:#})", &id[..id.len().min(12)])),
         }
     }
@@ -211,9 +173,7 @@ pub async fn describe(ids: &[&str]) -> String {
 
 /// Whether an image of this name exists on the engine.
 pub async fn image_exists(image: &str) -> bool {
-    docker(&["image", "inspect", "--format", "{{.Id}}", image])
-        .await
-        .is_ok()
+    docker(&["image", "inspect", "--format", "{{.Id}}", image]).await.is_ok()
 }
 
 /// Force-removes every container of the instance, returning how they were
@@ -238,9 +198,7 @@ pub async fn server_with_pool(per_key: usize, extra: &str) -> Result<Server> {
 }
 
 pub fn instance(server: &Server) -> &str {
-    server
-        .instance()
-        .expect("a server on the Docker backend has an instance name")
+    server.instance().expect("a server on the Docker backend has an instance name")
 }
 
 pub async fn metrics(server: &Server) -> Result<Value> {
@@ -255,10 +213,7 @@ pub async fn wait_for_idle(server: &Server, n: u64) -> Result<Value> {
         if m["pool"]["idle"].as_u64() == Some(n) {
             return Ok(m);
         }
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "the pool never had {n} idle containers: {m}"
-        );
+        ensure!(std::time::Instant::now() < deadline, "the pool never had {n} idle containers: {m}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

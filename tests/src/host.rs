@@ -27,17 +27,9 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 
 impl Marker {
     pub fn new() -> Marker {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        Marker(format!(
-            "7{:07}{:03}{:09}",
-            std::process::id(),
-            n % 1000,
-            nanos
-        ))
+        Marker(format!("7{:07}{:03}{:09}", std::process::id(), n % 1000, nanos))
     }
 
     /// The digits themselves.
@@ -60,29 +52,17 @@ impl Default for Marker {
 
 /// Resident memory of a process, in bytes.
 pub fn rss_bytes(pid: u32) -> Result<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS line")?;
-    let kb: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .context("bad VmRSS line")?;
+    let status =
+        fs::read_to_string(format!("/proc/{pid}/status")).with_context(|| format!("reading /proc/{pid}/status"))?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS line")?;
+    let kb: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).context("bad VmRSS line")?;
     Ok(kb * 1024)
 }
 
 /// Whether a process exists (and is not a zombie).
 pub fn process_alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -95,11 +75,7 @@ pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
         return found;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         let Ok(raw) = fs::read(entry.path().join("cmdline")) else {
@@ -147,11 +123,7 @@ pub async fn wait_until_process_with(needle: &str, limit: Duration) -> Result<Ve
 /// `native.cgroup_parent`) in every hierarchy under /sys/fs/cgroup.
 pub fn cgroups_under(parent: &str) -> BTreeSet<PathBuf> {
     let mut found = BTreeSet::new();
-    for hierarchy in fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
+    for hierarchy in fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
         walk(&hierarchy.path().join(parent), 5, &mut |path, is_dir| {
             if is_dir {
                 found.insert(path.to_owned());
@@ -164,11 +136,7 @@ pub fn cgroups_under(parent: &str) -> BTreeSet<PathBuf> {
 /// Removes the (empty) cgroup `parent` from every hierarchy, once its
 /// server has stopped. Errors are ignored: a leftover is reported elsewhere.
 pub fn remove_cgroup_parent(parent: &str) {
-    for hierarchy in fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
+    for hierarchy in fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
         let _ = fs::remove_dir(hierarchy.path().join(parent));
     }
 }
@@ -188,22 +156,13 @@ pub fn mounts_mentioning(needle: &str) -> BTreeSet<String> {
 pub fn files_named_with(needle: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut visit = |path: &Path, _is_dir: bool| {
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().contains(needle))
-        {
+        if path.file_name().is_some_and(|n| n.to_string_lossy().contains(needle)) {
             found.push(path.to_owned());
         }
     };
-    for (root, depth) in [
-        ("/tmp", 8),
-        ("/var/tmp", 8),
-        ("/dev/shm", 8),
-        ("/run", 6),
-        ("/var/lib", 5),
-        ("/work", 3),
-        ("/root", 3),
-    ] {
+    for (root, depth) in
+        [("/tmp", 8), ("/var/tmp", 8), ("/dev/shm", 8), ("/run", 6), ("/var/lib", 5), ("/work", 3), ("/root", 3)]
+    {
         walk(Path::new(root), depth, &mut visit);
     }
     found
@@ -225,10 +184,7 @@ fn walk(root: &Path, depth: usize, visit: &mut dyn FnMut(&Path, bool)) {
         let path = entry.path();
         visit(&path, kind.is_dir());
         let name = entry.file_name();
-        let skip = matches!(
-            name.to_str(),
-            Some("target" | ".git" | "node_modules" | "proc" | "sys")
-        );
+        let skip = matches!(name.to_str(), Some("target" | ".git" | "node_modules" | "proc" | "sys"));
         if kind.is_dir() && !kind.is_symlink() && !skip {
             walk(&path, depth - 1, visit);
         }
@@ -295,17 +251,11 @@ impl Snapshot {
         if !processes.is_empty() {
             problems.push(format!("processes of the job: {processes:?}"));
         }
-        let cgroups: Vec<_> = cgroups_under(&self.cgroup_parent)
-            .difference(&self.cgroups)
-            .cloned()
-            .collect();
+        let cgroups: Vec<_> = cgroups_under(&self.cgroup_parent).difference(&self.cgroups).cloned().collect();
         if !cgroups.is_empty() {
             problems.push(format!("cgroups: {cgroups:?}"));
         }
-        let mounts: Vec<_> = mounts_mentioning("coderun")
-            .difference(&self.mounts)
-            .cloned()
-            .collect();
+        let mounts: Vec<_> = mounts_mentioning("coderun").difference(&self.mounts).cloned().collect();
         let marked: Vec<_> = mounts_mentioning(marker.text()).into_iter().collect();
         if !mounts.is_empty() || !marked.is_empty() {
             problems.push(format!("mounts: {mounts:?} {marked:?}"));
@@ -329,23 +279,13 @@ impl Snapshot {
 /// as an operator would.
 pub fn containers_of(instance: &str) -> Vec<String> {
     let out = std::process::Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "-q",
-            "--filter",
-            &format!("label=org.coderun.instance={instance}"),
-        ])
+        .args(["ps", "-a", "-q", "--filter", &format!("label=org.coderun.instance={instance}")])
         .output();
     match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect(),
-        Ok(o) => vec![format!(
-            "(docker ps failed: {})",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )],
+        Ok(o) if o.status.success() => {
+            String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_owned).collect()
+        }
+        Ok(o) => vec![format!("(docker ps failed: {})", String::from_utf8_lossy(&o.stderr).trim())],
         Err(e) => vec![format!("(cannot run docker: {e})")],
     }
 }

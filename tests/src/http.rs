@@ -27,10 +27,7 @@ impl HttpResponse {
     /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
     pub fn text(&self) -> String {
@@ -39,13 +36,8 @@ impl HttpResponse {
 
     /// The body parsed as JSON.
     pub fn json(&self) -> Result<Value> {
-        serde_json::from_slice(&self.body).with_context(|| {
-            format!(
-                "the body of an HTTP {} is not JSON: {:?}",
-                self.status,
-                self.text()
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .with_context(|| format!("the body of an HTTP {} is not JSON: {:?}", self.status, self.text()))
     }
 }
 
@@ -55,11 +47,7 @@ pub async fn get(server: &Server, path: &str) -> Result<HttpResponse> {
 }
 
 /// `POST /rpc` with a JSON body and optional extra headers.
-pub async fn post_rpc(
-    server: &Server,
-    body: &str,
-    headers: &[(&str, &str)],
-) -> Result<HttpResponse> {
+pub async fn post_rpc(server: &Server, body: &str, headers: &[(&str, &str)]) -> Result<HttpResponse> {
     let mut all = vec![("Content-Type", "application/json")];
     all.extend_from_slice(headers);
     request(server, "POST", "/rpc", &all, body.as_bytes()).await
@@ -94,10 +82,7 @@ pub async fn request_to(
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
-        stream
-            .write_all(head.as_bytes())
-            .await
-            .context("sending the request head")?;
+        stream.write_all(head.as_bytes()).await.context("sending the request head")?;
         // A server may answer (413) and close before reading a large body;
         // what it answered is still the response.
         let sent = stream.write_all(body).await;
@@ -106,9 +91,7 @@ pub async fn request_to(
         match (parse(&raw), sent, read) {
             (Ok(response), _, _) => Ok(response),
             (Err(e), Err(send), _) => Err(e.context(format!("sending the body failed: {send}"))),
-            (Err(e), _, Err(read)) => {
-                Err(e.context(format!("reading the response failed: {read}")))
-            }
+            (Err(e), _, Err(read)) => Err(e.context(format!("reading the response failed: {read}"))),
             (Err(e), _, _) => Err(e),
         }
     };
@@ -147,9 +130,7 @@ fn parse(raw: &[u8]) -> Result<HttpResponse> {
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let rest = &raw[end + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let chunked = headers.iter().any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
     let body = if chunked {
         dechunk(rest)?
     } else if let Some((_, len)) = headers.iter().find(|(n, _)| n == "content-length") {
@@ -161,20 +142,13 @@ fn parse(raw: &[u8]) -> Result<HttpResponse> {
     } else {
         rest.to_vec()
     };
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
+    Ok(HttpResponse { status, headers, body })
 }
 
 fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
-        let line_end = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .context("truncated chunk size")?;
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").context("truncated chunk size")?;
         let size_text = std::str::from_utf8(&rest[..line_end]).context("chunk size is not text")?;
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
             .with_context(|| format!("bad chunk size {size_text:?}"))?;

@@ -16,10 +16,7 @@ pub const LANGUAGES: &[(&str, &str, bool)] = &[
 
 /// `run` params for these files.
 pub fn job(language: &str, files: &[(&str, &str)]) -> Value {
-    let files: Vec<Value> = files
-        .iter()
-        .map(|(path, content)| json!({"path": path, "content": content}))
-        .collect();
+    let files: Vec<Value> = files.iter().map(|(path, content)| json!({"path": path, "content": content})).collect();
     json!({"language": language, "files": files})
 }
 
@@ -42,8 +39,5 @@ pub fn with(mut params: Value, key: &str, value: Value) -> Value {
 /// A job that sleeps for `seconds` in a `sleep` process whose command line
 /// carries `marker` (see [`crate::host::Marker::sleep_args`]).
 pub fn sleeper(marker: &crate::host::Marker, seconds: u32) -> Value {
-    bash(&format!(
-        "echo started\nsleep {}\necho woke\n",
-        marker.sleep_args(seconds)
-    ))
+    bash(&format!("echo started\nsleep {}\necho woke\n", marker.sleep_args(seconds)))
 }

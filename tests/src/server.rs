@@ -123,12 +123,8 @@ pub fn backend_config(toml_text: &str, stem: &str) -> Result<(String, Option<Str
     if sandbox() != "docker" {
         return Ok((toml_text.to_owned(), None));
     }
-    let mut table: toml::Table = toml_text
-        .parse()
-        .context("the test's configuration is not valid TOML")?;
-    let docker = table
-        .entry("docker")
-        .or_insert_with(|| toml::Value::Table(Default::default()));
+    let mut table: toml::Table = toml_text.parse().context("the test's configuration is not valid TOML")?;
+    let docker = table.entry("docker").or_insert_with(|| toml::Value::Table(Default::default()));
     let docker = docker.as_table_mut().context("[docker] is not a table")?;
     let instance = docker
         .entry("instance")
@@ -136,13 +132,8 @@ pub fn backend_config(toml_text: &str, stem: &str) -> Result<(String, Option<Str
         .as_str()
         .context("docker.instance is not a string")?
         .to_owned();
-    let pool = table
-        .entry("pool")
-        .or_insert_with(|| toml::Value::Table(Default::default()));
-    pool.as_table_mut()
-        .context("[pool] is not a table")?
-        .entry("prefill")
-        .or_insert(toml::Value::Boolean(false));
+    let pool = table.entry("pool").or_insert_with(|| toml::Value::Table(Default::default()));
+    pool.as_table_mut().context("[pool] is not a table")?.entry("prefill").or_insert(toml::Value::Boolean(false));
     Ok((toml::to_string(&table)?, Some(instance)))
 }
 
@@ -171,11 +162,7 @@ impl Server {
         }
         let dir = scratch_dir();
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let stem = format!(
-            "server-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let stem = format!("server-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         let log = dir.join(format!("{stem}.log"));
 
         let mut cmd = Command::new(&bin);
@@ -204,18 +191,12 @@ impl Server {
                 cmd.args([flag, &v.to_string()]);
             }
         }
-        let log_file =
-            fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let log_file = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         // Plain logs: they are read by people in a failing test's output.
         cmd.env("NO_COLOR", "1");
         cmd.envs(options.env.iter().map(|(k, v)| (k, v)));
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file).kill_on_drop(true);
+        let mut child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
         let pid = child.id().context("the server exited at once")?;
         println!("server pid {pid}, log {}", log.display());
 
@@ -226,38 +207,25 @@ impl Server {
             Ok(Ok(Some(line))) => line,
             Ok(Ok(None)) | Ok(Err(_)) => {
                 let status = child.wait().await.ok();
-                bail!(
-                    "the server exited ({status:?}) before printing its listening line; its log:\n{}",
-                    tail(&log, 40)
-                )
+                bail!("the server exited ({status:?}) before printing its listening line; its log:\n{}", tail(&log, 40))
             }
-            Err(_) => bail!(
-                "the server printed no listening line within {START_TIMEOUT:?}; its log:\n{}",
-                tail(&log, 40)
-            ),
+            Err(_) => {
+                bail!("the server printed no listening line within {START_TIMEOUT:?}; its log:\n{}", tail(&log, 40))
+            }
         };
         // The contract: exactly this line, then nothing else on stdout.
         let addr = line
             .strip_prefix("coderun listening on http://")
             .with_context(|| format!("unexpected first line on the server's stdout: {line:?}"))?;
-        let addr: SocketAddr = addr
-            .trim()
-            .parse()
-            .with_context(|| format!("unreadable address in the listening line {line:?}"))?;
+        let addr: SocketAddr =
+            addr.trim().parse().with_context(|| format!("unreadable address in the listening line {line:?}"))?;
         // Keep draining stdout so that a chatty server never blocks on a full pipe.
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 println!("unexpected line on the server's stdout: {line}");
             }
         });
-        Ok(Server {
-            child,
-            addr,
-            pid,
-            log,
-            config,
-            instance,
-        })
+        Ok(Server { child, addr, pid, log, config, instance })
     }
 
     /// The Docker backend's instance name of this server, which labels its
@@ -310,11 +278,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!(
-                "--- last lines of the server's log {} ---\n{}",
-                self.log.display(),
-                tail(&self.log, 30)
-            );
+            eprintln!("--- last lines of the server's log {} ---\n{}", self.log.display(), tail(&self.log, 30));
         }
         self.stop();
         if let Some(config) = &self.config {

@@ -33,8 +33,7 @@ async fn malformed_json_is_answered_and_the_connection_survives() -> anyhow::Res
         "}".to_owned(),
         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"run\",}".to_owned(),
         "nul\u{0}l".to_owned(),
-        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"run\",\"params\":{\"language\":\"\\ud800\"}}"
-            .to_owned(),
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"run\",\"params\":{\"language\":\"\\ud800\"}}".to_owned(),
         "\u{feff}{}".to_owned(),
         "x".repeat(100_000),
         deep,
@@ -44,16 +43,10 @@ async fn malformed_json_is_answered_and_the_connection_survives() -> anyhow::Res
         let response = client.recv().await?;
         let code = error_code(&response);
         let shown: String = text.chars().take(60).collect();
-        assert!(
-            code == json!(-32700) || code == json!(-32600),
-            "for {shown:?}: {response}"
-        );
+        assert!(code == json!(-32700) || code == json!(-32600), "for {shown:?}: {response}");
         assert_eq!(response["id"], Value::Null, "for {shown:?}: {response}");
     }
-    client
-        .run(python("print('fine')"))
-        .await?
-        .assert_exited_ok();
+    client.run(python("print('fine')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -63,24 +56,16 @@ async fn malformed_json_is_answered_and_the_connection_survives() -> anyhow::Res
 async fn binary_frame_is_a_parse_error_and_the_connection_stays_open() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::connect(&server).await?;
-    let request =
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params()});
-    client
-        .send_message(Message::binary(request.to_string().into_bytes()))
-        .await?;
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params()});
+    client.send_message(Message::binary(request.to_string().into_bytes())).await?;
     let response = client.recv().await?;
     assert_eq!(error_code(&response), json!(-32700), "{response}");
     assert_eq!(response["id"], Value::Null);
     client.initialize().await?;
-    client
-        .send_message(Message::binary(vec![0u8, 159, 146, 150]))
-        .await?;
+    client.send_message(Message::binary(vec![0u8, 159, 146, 150])).await?;
     let response = client.recv().await?;
     assert_eq!(error_code(&response), json!(-32700), "{response}");
-    client
-        .run(python("print('fine')"))
-        .await?
-        .assert_exited_ok();
+    client.run(python("print('fine')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -92,13 +77,7 @@ async fn ten_mib_message_closes_the_connection_with_1009() -> anyhow::Result<()>
     let mut other = Client::ready(&server).await?;
     let mut client = Client::ready(&server).await?;
     let marker = Marker::new();
-    let id = client
-        .start_run(with(
-            sleeper(&marker, 50),
-            "limits",
-            json!({"wallTimeMs": 60000}),
-        ))
-        .await?;
+    let id = client.start_run(with(sleeper(&marker, 50), "limits", json!({"wallTimeMs": 60000}))).await?;
     client.wait_for_output(&id, "started").await?;
     let content = "#".repeat(10 << 20);
     let huge = json!({"jsonrpc": "2.0", "id": 2, "method": "run",
@@ -110,15 +89,8 @@ async fn ten_mib_message_closes_the_connection_with_1009() -> anyhow::Result<()>
     let code = frame.as_ref().map(|f| u16::from(f.code));
     assert_eq!(code, Some(1009), "expected close code 1009, got {frame:?}");
     wait_until_no_process_with(marker.text(), Duration::from_secs(15)).await?;
-    other
-        .run(python("print('other')"))
-        .await?
-        .assert_exited_ok();
-    Client::ready(&server)
-        .await?
-        .run(python("print('new')"))
-        .await?
-        .assert_exited_ok();
+    other.run(python("print('other')")).await?.assert_exited_ok();
+    Client::ready(&server).await?.run(python("print('new')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -164,9 +136,7 @@ async fn bad_file_paths_are_refused_naming_the_file() -> anyhow::Result<()> {
         let quoted = format!("{path:?}");
         let named = message.contains("files[1]") || message.contains(&quoted);
         if !named {
-            problems.push(format!(
-                "path {path:?}: the message does not name the file: {message:?}"
-            ));
+            problems.push(format!("path {path:?}: the message does not name the file: {message:?}"));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -175,34 +145,18 @@ async fn bad_file_paths_are_refused_naming_the_file() -> anyhow::Result<()> {
         {"path": "main.py", "content": ""}, {"path": "a", "content": ""}, {"path": "a/b", "content": ""},
     ]});
     let response = client.call("run", params).await?;
-    assert_eq!(
-        error_code(&response),
-        json!(-32006),
-        "a and a/b: {response}"
-    );
+    assert_eq!(error_code(&response), json!(-32006), "a and a/b: {response}");
 
-    let many: Vec<Value> = (0..65)
-        .map(|i| json!({"path": format!("f{i}.py"), "content": ""}))
-        .collect();
+    let many: Vec<Value> = (0..65).map(|i| json!({"path": format!("f{i}.py"), "content": ""})).collect();
     let mut files = vec![json!({"path": "main.py", "content": ""})];
     files.extend(many);
-    let response = client
-        .call("run", json!({"language": "python", "files": files}))
-        .await?;
+    let response = client.call("run", json!({"language": "python", "files": files})).await?;
     assert_eq!(error_code(&response), json!(-32006), "66 files: {response}");
 
     let big = "#".repeat(768 * 1024 + 1);
-    let response = client
-        .call(
-            "run",
-            json!({"language": "python", "files": [{"path": "main.py", "content": big}]}),
-        )
-        .await?;
-    assert_eq!(
-        error_code(&response),
-        json!(-32006),
-        "768 KiB + 1 byte: {response}"
-    );
+    let response =
+        client.call("run", json!({"language": "python", "files": [{"path": "main.py", "content": big}]})).await?;
+    assert_eq!(error_code(&response), json!(-32006), "768 KiB + 1 byte: {response}");
 
     let run = client.run(python("print('still fine')")).await?;
     run.assert_exited_ok();
@@ -215,36 +169,22 @@ async fn bad_file_paths_are_refused_naming_the_file() -> anyhow::Result<()> {
 async fn wrong_types_are_refused_naming_the_field() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
-    let response = client
-        .call("run", json!({"language": 5, "files": []}))
-        .await?;
+    let response = client.call("run", json!({"language": 5, "files": []})).await?;
     assert_eq!(error_code(&response), json!(-32602), "{response}");
     let message = response["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("language"),
-        "the message should name `language`: {message:?}"
-    );
+    assert!(message.contains("language"), "the message should name `language`: {message:?}");
 
     let file = json!([{"path": "main.py", "content": ""}]);
     for (params, field) in [
-        (
-            json!({"language": "python", "files": file, "limits": {"wallTimeMs": 1e300}}),
-            "wallTimeMs",
-        ),
-        (
-            json!({"language": "python", "files": file, "limits": "fast"}),
-            "limits",
-        ),
+        (json!({"language": "python", "files": file, "limits": {"wallTimeMs": 1e300}}), "wallTimeMs"),
+        (json!({"language": "python", "files": file, "limits": "fast"}), "limits"),
         (json!({"language": "python", "files": [null]}), "files"),
         (json!({"language": ["python"], "files": file}), "language"),
     ] {
         let response = client.call("run", params.clone()).await?;
         assert_eq!(error_code(&response), json!(-32602), "{params}: {response}");
         let message = response["error"]["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains(field),
-            "the message for {params} should name `{field}`: {message:?}"
-        );
+        assert!(message.contains(field), "the message for {params} should name `{field}`: {message:?}");
     }
     for text in [
         r#"{"jsonrpc":"2.0","id":18446744073709551616,"method":"run","params":{}}"#,
@@ -256,10 +196,7 @@ async fn wrong_types_are_refused_naming_the_field() -> anyhow::Result<()> {
         let response = client.recv().await?;
         assert_eq!(error_code(&response), json!(-32600), "{text}: {response}");
     }
-    client
-        .run(python("print('fine')"))
-        .await?
-        .assert_exited_ok();
+    client.run(python("print('fine')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -270,23 +207,16 @@ async fn requests_before_initialize_are_refused_one_by_one() -> anyhow::Result<(
     let server = Server::start_default().await?;
     let mut client = Client::connect(&server).await?;
     client.notify("$/cancelRequest", json!({"id": 1})).await?;
-    client
-        .notify("job/stdin", json!({"job": 1, "text": "x"}))
-        .await?;
+    client.notify("job/stdin", json!({"job": 1, "text": "x"})).await?;
     for i in 0..100 {
-        client
-            .send_request(&json!(i), "run", python("print(1)"))
-            .await?;
+        client.send_request(&json!(i), "run", python("print(1)")).await?;
     }
     for i in 0..100 {
         let response = client.response_to(&json!(i)).await?;
         assert_eq!(error_code(&response), json!(-32002), "{response}");
     }
     client.initialize().await?;
-    client
-        .run(python("print('fine')"))
-        .await?
-        .assert_exited_ok();
+    client.run(python("print('fine')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -297,29 +227,13 @@ async fn two_hundred_connections_at_once_are_all_served() -> anyhow::Result<()> 
     let server = Server::start_default().await?;
     let attempts = (0..200).map(|_| Client::ready(&server));
     let results = join_all(attempts).await;
-    let failures: Vec<String> = results
-        .iter()
-        .filter_map(|r| r.as_ref().err())
-        .map(|e| format!("{e:#}"))
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of 200 connections failed, e.g. {:?}",
-        failures.len(),
-        failures.first()
-    );
+    let failures: Vec<String> = results.iter().filter_map(|r| r.as_ref().err()).map(|e| format!("{e:#}")).collect();
+    assert!(failures.is_empty(), "{} of 200 connections failed, e.g. {:?}", failures.len(), failures.first());
     let mut clients: Vec<Client> = results.into_iter().flatten().collect();
-    clients[199]
-        .run(python("print('one of many')"))
-        .await?
-        .assert_exited_ok();
+    clients[199].run(python("print('one of many')")).await?.assert_exited_ok();
     drop(clients);
     assert_eq!(get(&server, "/healthz").await?.status, 200);
-    Client::ready(&server)
-        .await?
-        .run(python("print('after')"))
-        .await?
-        .assert_exited_ok();
+    Client::ready(&server).await?.run(python("print('after')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -331,38 +245,23 @@ async fn connections_past_the_cap_are_refused_with_503() -> anyhow::Result<()> {
     let url = server.ws_url();
     let attempts = (0..200).map(|_| async {
         match Client::try_connect(&url, &[]).await {
-            Ok(mut client) => client
-                .initialize()
-                .await
-                .map(|_| Some(client))
-                .map_err(|e| format!("{e:#}")),
+            Ok(mut client) => client.initialize().await.map(|_| Some(client)).map_err(|e| format!("{e:#}")),
             Err(e) if refusal_status(&e) == Some(503) => Ok(None),
             Err(e) => Err(e.to_string()),
         }
     });
     let results = join_all(attempts).await;
     let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
-    assert!(
-        failures.is_empty(),
-        "{} attempts failed other than by a 503: {:?}",
-        failures.len(),
-        failures.first()
-    );
+    assert!(failures.is_empty(), "{} attempts failed other than by a 503: {:?}", failures.len(), failures.first());
     let served = results.iter().filter(|r| matches!(r, Ok(Some(_)))).count();
-    assert!(
-        (1..=50).contains(&served),
-        "{served} connections were served under a cap of 50"
-    );
+    assert!((1..=50).contains(&served), "{served} connections were served under a cap of 50");
     drop(results);
     // The server notices the closed connections; give it a moment to.
     let mut last = None;
     for _ in 0..50 {
         match Client::ready(&server).await {
             Ok(mut client) => {
-                client
-                    .run(python("print('after')"))
-                    .await?
-                    .assert_exited_ok();
+                client.run(python("print('after')")).await?.assert_exited_ok();
                 return Ok(());
             }
             Err(e) => last = Some(e),
@@ -393,37 +292,21 @@ async fn stdin_flood_keeps_order_and_drops_whole_chunks_past_the_buffer() -> any
          print('ordered', idx == sorted(set(idx)))\n\
          print('whole', whole)\n"
     );
-    let params = with(
-        with(python(&code), "interactive", json!(true)),
-        "limits",
-        json!({"wallTimeMs": 30000}),
-    );
+    let params = with(with(python(&code), "interactive", json!(true)), "limits", json!({"wallTimeMs": 30000}));
     let id = client.start_run(params).await?;
     for i in 0..CHUNKS {
         let text = format!("{i:06}{}", "x".repeat(CHUNK - 6));
-        client
-            .notify("job/stdin", json!({"job": id, "text": text}))
-            .await?;
+        client.notify("job/stdin", json!({"job": id, "text": text})).await?;
     }
-    client
-        .notify("job/stdin", json!({"job": id, "text": "", "eof": true}))
-        .await?;
+    client.notify("job/stdin", json!({"job": id, "text": "", "eof": true})).await?;
     // The connection was never blocked: a request is answered at once.
     let response = client.call("nope", json!({})).await?;
     assert_eq!(error_code(&response), json!(-32601));
     let run = client.collect(&id).await?;
     run.assert_exited_ok();
     let out = run.stdout();
-    let chunks: usize = out
-        .lines()
-        .find_map(|l| l.strip_prefix("chunks "))
-        .expect("chunks line")
-        .parse()?;
-    assert!(
-        chunks >= 1 && chunks < CHUNKS,
-        "kept {chunks} of {CHUNKS} chunks:\n{}",
-        run.summary()
-    );
+    let chunks: usize = out.lines().find_map(|l| l.strip_prefix("chunks ")).expect("chunks line").parse()?;
+    assert!(chunks >= 1 && chunks < CHUNKS, "kept {chunks} of {CHUNKS} chunks:\n{}", run.summary());
     assert!(out.contains("ordered True"), "{}", run.summary());
     assert!(out.contains("whole True"), "{}", run.summary());
     Ok(())

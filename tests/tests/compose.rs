@@ -37,30 +37,14 @@ async fn compose(project: &str, args: &[&str]) -> Result<String> {
     let dir = docker_dir();
     let mut cmd = tokio::process::Command::new("docker-compose");
     cmd.arg("-p").arg(project);
-    cmd.arg("-f")
-        .arg(dir.join("compose.yaml"))
-        .arg("-f")
-        .arg(dir.join("compose.ci.yaml"));
+    cmd.arg("-f").arg(dir.join("compose.yaml")).arg("-f").arg(dir.join("compose.ci.yaml"));
     cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
     let out = tokio::time::timeout(COMPOSE, cmd.output())
         .await
-        .with_context(|| {
-            format!(
-                "`docker-compose {}` did not finish within {COMPOSE:?}",
-                args.join(" ")
-            )
-        })?
+        .with_context(|| format!("`docker-compose {}` did not finish within {COMPOSE:?}", args.join(" ")))?
         .context("running docker-compose (Debian's docker-compose package)")?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    ensure!(
-        out.status.success(),
-        "`docker-compose {}` failed: {text}",
-        args.join(" ")
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    ensure!(out.status.success(), "`docker-compose {}` failed: {text}", args.join(" "));
     Ok(text)
 }
 
@@ -104,9 +88,7 @@ async fn wait_ready(project: &str) -> Result<()> {
             }
         }
         if Instant::now() >= deadline {
-            let logs = compose(project, &["logs", "--tail", "40"])
-                .await
-                .unwrap_or_else(|e| e.to_string());
+            let logs = compose(project, &["logs", "--tail", "40"]).await.unwrap_or_else(|e| e.to_string());
             bail!("the composed server did not answer /healthz on {ADDR} within {READY:?}; its logs:\n{logs}");
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -122,48 +104,25 @@ async fn compose_up_serves_the_course_page_and_runs_code() -> Result<()> {
     docker(&["image", "inspect", "--format", "{{.Id}}", "coderun/server"])
         .await
         .context("the coderun/server image is missing: scripts/images builds it")?;
-    drop(
-        TcpListener::bind(ADDR)
-            .with_context(|| format!("{ADDR} is taken; the composed server needs it"))?,
-    );
+    drop(TcpListener::bind(ADDR).with_context(|| format!("{ADDR} is taken; the composed server needs it"))?);
     let before = networks().await?;
     let project = format!("coderun-compose-test-{}", std::process::id());
-    let stack = Stack {
-        project: project.clone(),
-    };
+    let stack = Stack { project: project.clone() };
     compose(&project, &["up", "-d"]).await?;
     wait_ready(&project).await?;
 
     let page = request_to(ADDR, "GET", "/", &[], b"").await?;
     assert_eq!(page.status, 200);
-    assert!(
-        page.text().contains("<html"),
-        "GET / is not the course page: {}",
-        page.text()
-    );
+    assert!(page.text().contains("<html"), "GET / is not the course page: {}", page.text());
 
     for (language, path, code) in [
-        (
-            "python",
-            "main.py",
-            "import sys\nprint('hello from', sys.version_info[0])\n",
-        ),
-        (
-            "c",
-            "main.c",
-            "#include <stdio.h>\nint main(void) { puts(\"hello from 3\"); return 0; }\n",
-        ),
+        ("python", "main.py", "import sys\nprint('hello from', sys.version_info[0])\n"),
+        ("c", "main.c", "#include <stdio.h>\nint main(void) { puts(\"hello from 3\"); return 0; }\n"),
     ] {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": "run",
             "params": {"language": language, "files": [{"path": path, "content": code}]}});
-        let r = request_to(
-            ADDR,
-            "POST",
-            "/rpc",
-            &[("Content-Type", "application/json")],
-            body.to_string().as_bytes(),
-        )
-        .await?;
+        let r = request_to(ADDR, "POST", "/rpc", &[("Content-Type", "application/json")], body.to_string().as_bytes())
+            .await?;
         let answer: Value = r.json()?;
         assert_eq!(answer["result"]["status"], "exited", "{language}: {answer}");
         let stdout: String = answer["result"]["output"]
@@ -178,34 +137,12 @@ async fn compose_up_serves_the_course_page_and_runs_code() -> Result<()> {
 
     compose(&project, &["down", "--timeout", "30"]).await?;
     std::mem::forget(stack);
-    let left = docker(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &format!("label=com.docker.compose.project={project}"),
-    ])
-    .await?;
-    assert!(
-        left.trim().is_empty(),
-        "compose down left containers: {left}"
-    );
+    let left = docker(&["ps", "-aq", "--filter", &format!("label=com.docker.compose.project={project}")]).await?;
+    assert!(left.trim().is_empty(), "compose down left containers: {left}");
     // The composed server's instance is "default"; a clean stop removes
     // every container it started for jobs and for its pool.
-    let jobs = docker(&[
-        "ps",
-        "-aq",
-        "--filter",
-        "label=org.coderun.instance=default",
-    ])
-    .await?;
-    assert!(
-        jobs.trim().is_empty(),
-        "the composed server left job containers: {jobs}"
-    );
-    assert_eq!(
-        networks().await?,
-        before,
-        "compose created or removed a network"
-    );
+    let jobs = docker(&["ps", "-aq", "--filter", "label=org.coderun.instance=default"]).await?;
+    assert!(jobs.trim().is_empty(), "the composed server left job containers: {jobs}");
+    assert_eq!(networks().await?, before, "compose created or removed a network");
     Ok(())
 }

@@ -24,10 +24,7 @@ async fn healthz_answers_ok() -> anyhow::Result<()> {
     assert_eq!(response.status, 200);
     assert_eq!(response.text().trim(), "ok");
     let content_type = response.header("content-type").unwrap_or_default();
-    assert!(
-        content_type.starts_with("text/plain"),
-        "content-type {content_type:?}"
-    );
+    assert!(content_type.starts_with("text/plain"), "content-type {content_type:?}");
     Ok(())
 }
 
@@ -38,15 +35,8 @@ async fn root_serves_an_html_page() -> anyhow::Result<()> {
     let response = get(&server, "/").await?;
     assert_eq!(response.status, 200);
     let content_type = response.header("content-type").unwrap_or_default();
-    assert!(
-        content_type.starts_with("text/html"),
-        "content-type {content_type:?}"
-    );
-    assert!(
-        response.text().to_ascii_lowercase().contains("<html"),
-        "{}",
-        response.text()
-    );
+    assert!(content_type.starts_with("text/html"), "content-type {content_type:?}");
+    assert!(response.text().to_ascii_lowercase().contains("<html"), "{}", response.text());
     Ok(())
 }
 
@@ -65,34 +55,17 @@ async fn http_one_shot_run_returns_output_and_diagnostics() -> anyhow::Result<()
     let result = &body["result"];
     assert_eq!(result["status"], "exited", "{body}");
     assert_eq!(result["exitCode"], json!(0), "{body}");
-    assert!(
-        result["diagnostics"].is_array(),
-        "no diagnostics array: {body}"
-    );
-    let chunks = result["output"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no output array: {body}"));
+    assert!(result["diagnostics"].is_array(), "no diagnostics array: {body}");
+    let chunks = result["output"].as_array().unwrap_or_else(|| panic!("no output array: {body}"));
     // Adjacent chunks of one stream may be joined; each stream's text is exact
     // (there is no ordering guarantee between the streams).
     let text = |stream: &str| -> String {
-        chunks
-            .iter()
-            .filter(|c| c["stream"] == stream)
-            .map(|c| c["text"].as_str().unwrap().to_owned())
-            .collect()
+        chunks.iter().filter(|c| c["stream"] == stream).map(|c| c["text"].as_str().unwrap().to_owned()).collect()
     };
     assert_eq!(text("stdout"), "out1\nout2\n", "{body}");
     assert_eq!(text("stderr"), "err\n", "{body}");
-    assert!(
-        chunks
-            .iter()
-            .all(|c| !c["text"].as_str().unwrap().is_empty()),
-        "empty chunk: {body}"
-    );
-    assert!(
-        response.header("access-control-allow-origin").is_none(),
-        "CORS header on /rpc"
-    );
+    assert!(chunks.iter().all(|c| !c["text"].as_str().unwrap().is_empty()), "empty chunk: {body}");
+    assert!(response.header("access-control-allow-origin").is_none(), "CORS header on /rpc");
     Ok(())
 }
 
@@ -120,18 +93,9 @@ async fn http_one_shot_errors_are_json_rpc_errors() -> anyhow::Result<()> {
     assert_eq!(answer["id"], json!(2));
 
     let cases = [
-        (
-            json!({"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": {"protocolVersion": "1"}}),
-            -32600,
-        ),
-        (
-            json!({"jsonrpc": "2.0", "method": "run", "params": {}}),
-            -32600,
-        ),
-        (
-            json!([{"jsonrpc": "2.0", "id": 4, "method": "run", "params": {}}]),
-            -32600,
-        ),
+        (json!({"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": {"protocolVersion": "1"}}), -32600),
+        (json!({"jsonrpc": "2.0", "method": "run", "params": {}}), -32600),
+        (json!([{"jsonrpc": "2.0", "id": 4, "method": "run", "params": {}}]), -32600),
         (
             json!({"jsonrpc": "2.0", "id": 5, "method": "run",
                 "params": {"language": "python", "interactive": true, "files": [{"path": "main.py", "content": ""}]}}),
@@ -155,10 +119,9 @@ async fn http_one_shot_errors_are_json_rpc_errors() -> anyhow::Result<()> {
         let response = post_rpc(&server, &body.to_string(), &[]).await?;
         match response.json() {
             Ok(answer) if response.status == 200 && answer["error"]["code"] == json!(code) => {}
-            Ok(answer) => problems.push(format!(
-                "{body}: expected HTTP 200 with {code}, got HTTP {} {answer}",
-                response.status
-            )),
+            Ok(answer) => {
+                problems.push(format!("{body}: expected HTTP 200 with {code}, got HTTP {} {answer}", response.status))
+            }
             Err(e) => problems.push(format!("{body}: {e:#}")),
         }
     }
@@ -174,23 +137,11 @@ async fn http_one_shot_refuses_malformed_http() -> anyhow::Result<()> {
     let body = run_request(json!(1), "print(1)");
     let response = request(&server, "POST", "/rpc", &[], body.as_bytes()).await?;
     assert_eq!(response.status, 415, "no content type: {}", response.text());
-    let response = request(
-        &server,
-        "POST",
-        "/rpc",
-        &[("Content-Type", "text/plain")],
-        body.as_bytes(),
-    )
-    .await?;
+    let response = request(&server, "POST", "/rpc", &[("Content-Type", "text/plain")], body.as_bytes()).await?;
     assert_eq!(response.status, 415, "text/plain: {}", response.text());
-    let response = request(
-        &server,
-        "POST",
-        "/rpc",
-        &[("Content-Type", "application/json; charset=utf-8")],
-        body.as_bytes(),
-    )
-    .await?;
+    let response =
+        request(&server, "POST", "/rpc", &[("Content-Type", "application/json; charset=utf-8")], body.as_bytes())
+            .await?;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()?["result"]["status"], "exited");
     let big = run_request(json!(2), &"#".repeat(2 * 1024 * 1024));
@@ -212,16 +163,10 @@ async fn http_one_shot_needs_the_bearer_token() -> anyhow::Result<()> {
         assert_eq!(answer["error"]["code"], json!(-32001), "{answer}");
         assert!(answer.get("result").is_none());
     }
-    let answer = post_rpc(&server, &request, &[("Authorization", "Bearer s3cret")])
-        .await?
-        .json()?;
+    let answer = post_rpc(&server, &request, &[("Authorization", "Bearer s3cret")]).await?.json()?;
     assert_eq!(answer["result"]["status"], "exited", "{answer}");
-    let out: String = answer["result"]["output"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["text"].as_str().unwrap())
-        .collect();
+    let out: String =
+        answer["result"]["output"].as_array().unwrap().iter().map(|c| c["text"].as_str().unwrap()).collect();
     assert_eq!(out, "hi\n");
     Ok(())
 }
@@ -233,12 +178,7 @@ async fn http_one_shot_needs_the_bearer_token() -> anyhow::Result<()> {
 #[tokio::test]
 async fn foreign_origin_is_refused_and_own_origin_accepted() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
-    for origin in [
-        "http://evil.example",
-        "https://course.example",
-        "null",
-        "http://127.0.0.1:1",
-    ] {
+    for origin in ["http://evil.example", "https://course.example", "null", "http://127.0.0.1:1"] {
         match Client::try_connect(&server.ws_url(), &[("Origin", origin)]).await {
             Ok(_) => panic!("the upgrade from origin {origin} was accepted"),
             Err(e) => assert_eq!(refusal_status(&e), Some(403), "origin {origin}: {e}"),
@@ -259,14 +199,10 @@ async fn foreign_origin_is_refused_and_own_origin_accepted() -> anyhow::Result<(
 /// refused.
 #[tokio::test]
 async fn allowed_origin_is_accepted() -> anyhow::Result<()> {
-    let server =
-        Server::start(ServerOptions::default().allowed_origin("https://course.example")).await?;
+    let server = Server::start(ServerOptions::default().allowed_origin("https://course.example")).await?;
     let mut client = Client::connect_with(&server, &[("Origin", "https://course.example")]).await?;
     client.initialize().await?;
-    client
-        .run(coderun_tests::programs::python("print(1)"))
-        .await?
-        .assert_exited_ok();
+    client.run(coderun_tests::programs::python("print(1)")).await?.assert_exited_ok();
     match Client::try_connect(&server.ws_url(), &[("Origin", "https://other.example")]).await {
         Ok(_) => panic!("an origin that was not allowed was accepted"),
         Err(e) => assert_eq!(refusal_status(&e), Some(403), "{e}"),
@@ -296,14 +232,9 @@ async fn http_one_shot_caller_hanging_up_cancels_the_job() -> anyhow::Result<()>
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
     let marker_text = marker.text().to_owned();
-    coderun_tests::host::wait_until_process_with(&marker_text, std::time::Duration::from_secs(20))
-        .await?;
+    coderun_tests::host::wait_until_process_with(&marker_text, std::time::Duration::from_secs(20)).await?;
     drop(stream);
-    coderun_tests::host::wait_until_no_process_with(
-        &marker_text,
-        std::time::Duration::from_secs(15),
-    )
-    .await?;
+    coderun_tests::host::wait_until_no_process_with(&marker_text, std::time::Duration::from_secs(15)).await?;
     assert_eq!(get(&server, "/healthz").await?.status, 200);
     Ok(())
 }

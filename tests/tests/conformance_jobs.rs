@@ -25,54 +25,25 @@ async fn run_notifications_come_in_order_before_the_response() -> anyhow::Result
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "hello\n", "{}", run.summary());
     for n in &run.notifications {
-        assert_eq!(
-            n["params"]["job"], run.id,
-            "every notification names its job: {n}"
-        );
+        assert_eq!(n["params"]["job"], run.id, "every notification names its job: {n}");
         assert!(n.get("id").is_none(), "a notification has no id: {n}");
     }
     let states = run.states();
-    assert!(
-        states.iter().any(|s| s == "running"),
-        "no running status: {states:?}"
-    );
-    let running = run
-        .notifications
-        .iter()
-        .position(|n| n["params"]["state"] == "running")
-        .unwrap();
-    let first_output = run
-        .notifications
-        .iter()
-        .position(|n| n["method"] == "job/output");
-    assert!(
-        first_output.is_some_and(|o| o > running),
-        "output before running: {}",
-        run.summary()
-    );
+    assert!(states.iter().any(|s| s == "running"), "no running status: {states:?}");
+    let running = run.notifications.iter().position(|n| n["params"]["state"] == "running").unwrap();
+    let first_output = run.notifications.iter().position(|n| n["method"] == "job/output");
+    assert!(first_output.is_some_and(|o| o > running), "output before running: {}", run.summary());
     // States only move forward; only `queued` may repeat.
     let order = ["queued", "starting", "building", "running"];
     let ranks: Vec<usize> = states
         .iter()
-        .map(|s| {
-            order
-                .iter()
-                .position(|o| o == s)
-                .unwrap_or_else(|| panic!("unknown state {s}"))
-        })
+        .map(|s| order.iter().position(|o| o == s).unwrap_or_else(|| panic!("unknown state {s}")))
         .collect();
     for pair in ranks.windows(2) {
-        assert!(
-            pair[0] < pair[1] || (pair[0] == 0 && pair[1] == 0),
-            "states went backwards or repeated: {states:?}"
-        );
+        assert!(pair[0] < pair[1] || (pair[0] == 0 && pair[1] == 0), "states went backwards or repeated: {states:?}");
     }
     for (_, text) in run.outputs() {
-        assert!(
-            !text.is_empty(),
-            "a job/output text is never empty: {}",
-            run.summary()
-        );
+        assert!(!text.is_empty(), "a job/output text is never empty: {}", run.summary());
     }
     client.assert_quiet(&run.id).await?;
     Ok(())
@@ -85,39 +56,16 @@ async fn run_result_has_the_protocol_shape() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let run = client.run(python("import sys\nsys.exit(3)")).await?;
-    let result: RunResult = serde_json::from_value(run.result().clone()).unwrap_or_else(|e| {
-        panic!(
-            "the result does not have the protocol's shape ({e}): {}",
-            run.response
-        )
-    });
-    assert_eq!(
-        run.status(),
-        "exited",
-        "a nonzero exit is still `exited`: {}",
-        run.summary()
-    );
+    let result: RunResult = serde_json::from_value(run.result().clone())
+        .unwrap_or_else(|e| panic!("the result does not have the protocol's shape ({e}): {}", run.response));
+    assert_eq!(run.status(), "exited", "a nonzero exit is still `exited`: {}", run.summary());
     assert_eq!(result.exit_code, Some(3));
     assert_eq!(result.signal, None);
     assert!(!result.output_truncated);
-    let names: Vec<_> = run.result()["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].clone())
-        .collect();
-    assert_eq!(
-        names,
-        vec![json!("run")],
-        "an interpreted language has one stage: {}",
-        run.response
-    );
+    let names: Vec<_> = run.result()["stages"].as_array().unwrap().iter().map(|s| s["name"].clone()).collect();
+    assert_eq!(names, vec![json!("run")], "an interpreted language has one stage: {}", run.response);
     assert_eq!(run.result()["stages"][0]["exitCode"], json!(3));
-    assert_eq!(
-        run.result()["output"],
-        serde_json::Value::Null,
-        "`output` is only for POST /rpc"
-    );
+    assert_eq!(run.result()["output"], serde_json::Value::Null, "`output` is only for POST /rpc");
     Ok(())
 }
 
@@ -128,35 +76,16 @@ async fn compiled_run_builds_then_runs() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let run = client
-        .run(job(
-            "c",
-            &[(
-                "main.c",
-                "#include <stdio.h>\nint main(void) { puts(\"built\"); return 0; }\n",
-            )],
-        ))
+        .run(job("c", &[("main.c", "#include <stdio.h>\nint main(void) { puts(\"built\"); return 0; }\n")]))
         .await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "built\n");
     let states = run.states();
     let building = states.iter().position(|s| s == "building");
     let running = states.iter().position(|s| s == "running");
-    assert!(
-        building.is_some() && running.is_some() && building < running,
-        "states: {states:?}"
-    );
-    let names: Vec<_> = run.result()["stages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].clone())
-        .collect();
-    assert_eq!(
-        names,
-        vec![json!("build"), json!("run")],
-        "{}",
-        run.response
-    );
+    assert!(building.is_some() && running.is_some() && building < running, "states: {states:?}");
+    let names: Vec<_> = run.result()["stages"].as_array().unwrap().iter().map(|s| s["name"].clone()).collect();
+    assert_eq!(names, vec![json!("build"), json!("run")], "{}", run.response);
     Ok(())
 }
 
@@ -167,9 +96,7 @@ async fn string_ids_are_kept_as_strings() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let id = json!("lesson-3/ex-2");
-    client
-        .send_request(&id, "run", python("print('s')"))
-        .await?;
+    client.send_request(&id, "run", python("print('s')")).await?;
     let run = client.collect(&id).await?;
     run.assert_exited_ok();
     assert!(run.notifications.iter().all(|n| n["params"]["job"] == id));
@@ -208,26 +135,11 @@ async fn build_output_comes_before_running() -> anyhow::Result<()> {
     let run = client.run(job("c", &[("main.c", code)])).await?;
     run.assert_exited_ok();
     let warning = run.notifications.iter().position(|n| {
-        n["method"] == "job/output"
-            && n["params"]["text"]
-                .as_str()
-                .unwrap_or("")
-                .contains("note-from-the-build")
+        n["method"] == "job/output" && n["params"]["text"].as_str().unwrap_or("").contains("note-from-the-build")
     });
-    let running = run
-        .notifications
-        .iter()
-        .position(|n| n["params"]["state"] == "running");
-    assert!(
-        warning.is_some(),
-        "the compiler's warning was not sent: {}",
-        run.summary()
-    );
-    assert!(
-        warning < running,
-        "build output after running: {}",
-        run.summary()
-    );
+    let running = run.notifications.iter().position(|n| n["params"]["state"] == "running");
+    assert!(warning.is_some(), "the compiler's warning was not sent: {}", run.summary());
+    assert!(warning < running, "build output after running: {}", run.summary());
     assert_eq!(run.stdout().lines().last(), Some("ran"));
     Ok(())
 }
@@ -240,38 +152,21 @@ async fn output_streams_while_the_program_runs() -> anyhow::Result<()> {
     let mut client = Client::ready(&server).await?;
     // The program prints, then waits for input that the client sends only
     // after seeing the print: if output were held back, this would stall.
-    let params = with(
-        python("print('ready', flush=True)\nprint('got', input())"),
-        "interactive",
-        json!(true),
-    );
+    let params = with(python("print('ready', flush=True)\nprint('got', input())"), "interactive", json!(true));
     let id = client.start_run(params).await?;
     let early = client.wait_for_output(&id, "ready").await?;
-    client
-        .notify("job/stdin", json!({"job": id, "text": "go\n", "eof": true}))
-        .await?;
+    client.notify("job/stdin", json!({"job": id, "text": "go\n", "eof": true})).await?;
     let mut run = client.collect(&id).await?;
     run.prepend(early);
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "ready\ngot go\n");
 
     // And without input: the first line arrives well before the response.
-    let run = client
-        .run(python(
-            "import time\nprint('one', flush=True)\ntime.sleep(2)\nprint('two')",
-        ))
-        .await?;
+    let run = client.run(python("import time\nprint('one', flush=True)\ntime.sleep(2)\nprint('two')")).await?;
     run.assert_exited_ok();
-    let first = run
-        .notifications
-        .iter()
-        .position(|n| n["method"] == "job/output")
-        .unwrap();
+    let first = run.notifications.iter().position(|n| n["method"] == "job/output").unwrap();
     let gap = run.answered.duration_since(run.arrivals[first]);
-    assert!(
-        gap > Duration::from_millis(500),
-        "the first line arrived only {gap:?} before the response"
-    );
+    assert!(gap > Duration::from_millis(500), "the first line arrived only {gap:?} before the response");
     Ok(())
 }
 
@@ -285,11 +180,7 @@ async fn multibyte_characters_are_never_split() -> anyhow::Result<()> {
     let run = client.run(python(code)).await?;
     run.assert_exited_ok();
     for (_, text) in run.outputs() {
-        assert!(
-            !text.contains('\u{FFFD}'),
-            "a character was split: {:?}",
-            run.outputs()
-        );
+        assert!(!text.contains('\u{FFFD}'), "a character was split: {:?}", run.outputs());
     }
     assert_eq!(run.stdout(), "é€😀ß");
     Ok(())
@@ -300,19 +191,11 @@ async fn multibyte_characters_are_never_split() -> anyhow::Result<()> {
 async fn invalid_utf8_becomes_replacement_characters() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
-    let run = client
-        .run(python(
-            "import sys\nsys.stdout.buffer.write(b'a\\xffb\\xc3(c')",
-        ))
-        .await?;
+    let run = client.run(python("import sys\nsys.stdout.buffer.write(b'a\\xffb\\xc3(c')")).await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "a\u{FFFD}b\u{FFFD}(c");
     // An incomplete character at the very end of the output.
-    let run = client
-        .run(python(
-            "import sys\nsys.stdout.buffer.write(b'x\\xe2\\x82')",
-        ))
-        .await?;
+    let run = client.run(python("import sys\nsys.stdout.buffer.write(b'x\\xe2\\x82')")).await?;
     run.assert_exited_ok();
     let out = run.stdout();
     assert!(out.starts_with('x') && out.len() > 1, "{out:?}");
@@ -327,9 +210,7 @@ async fn stdin_string_is_read_then_end_of_file() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let code = "import sys\ndata = sys.stdin.read()\nprint(repr(data))\nprint(sum(int(x) for x in data.split()))";
-    let run = client
-        .run(with(python(code), "stdin", json!("3\n4\n")))
-        .await?;
+    let run = client.run(with(python(code), "stdin", json!("3\n4\n"))).await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "'3\\n4\\n'\n7\n");
     let run = client.run(python(code)).await?;
@@ -345,32 +226,19 @@ async fn interactive_stdin_chunks_arrive_in_order() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let code = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)\nprint('done')";
-    let id = client
-        .start_run(with(python(code), "interactive", json!(true)))
-        .await?;
+    let id = client.start_run(with(python(code), "interactive", json!(true))).await?;
     client.wait_for_state(&id, "running").await?;
     for chunk in ["ab", "c\n", "de\nf", "g\n"] {
-        client
-            .notify("job/stdin", json!({"job": id, "text": chunk}))
-            .await?;
+        client.notify("job/stdin", json!({"job": id, "text": chunk})).await?;
     }
     for i in 0..200 {
-        client
-            .notify("job/stdin", json!({"job": id, "text": format!("{i}\n")}))
-            .await?;
+        client.notify("job/stdin", json!({"job": id, "text": format!("{i}\n")})).await?;
     }
-    client
-        .notify("job/stdin", json!({"job": id, "text": "", "eof": true}))
-        .await?;
+    client.notify("job/stdin", json!({"job": id, "text": "", "eof": true})).await?;
     let run = client.collect(&id).await?;
     run.assert_exited_ok();
     let numbers: String = (0..200).map(|i| format!("{i}\n")).collect();
-    assert_eq!(
-        run.stdout(),
-        format!("ABC\nDE\nFG\n{numbers}done\n"),
-        "{}",
-        run.summary()
-    );
+    assert_eq!(run.stdout(), format!("ABC\nDE\nFG\n{numbers}done\n"), "{}", run.summary());
     Ok(())
 }
 
@@ -381,13 +249,7 @@ async fn cancel_ends_a_running_job_as_cancelled() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let marker = Marker::new();
-    let id = client
-        .start_run(with(
-            sleeper(&marker, 50),
-            "limits",
-            json!({"wallTimeMs": 60000}),
-        ))
-        .await?;
+    let id = client.start_run(with(sleeper(&marker, 50), "limits", json!({"wallTimeMs": 60000}))).await?;
     client.wait_for_output(&id, "started").await?;
     wait_until_process_with(marker.text(), Duration::from_secs(10)).await?;
     client.notify("$/cancelRequest", json!({"id": id})).await?;
@@ -397,15 +259,9 @@ async fn cancel_ends_a_running_job_as_cancelled() -> anyhow::Result<()> {
     assert!(!run.stdout().contains("woke"));
     // "When the result is sent, no process of the job is left."
     let left = processes_with(marker.text());
-    assert!(
-        left.is_empty(),
-        "processes of the cancelled job outlived its result: {left:?}"
-    );
+    assert!(left.is_empty(), "processes of the cancelled job outlived its result: {left:?}");
     client.assert_quiet(&id).await?;
-    client
-        .run(python("print('after')"))
-        .await?
-        .assert_exited_ok();
+    client.run(python("print('after')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -416,22 +272,13 @@ async fn disconnect_mid_run_kills_the_job() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let marker = Marker::new();
-    let id = client
-        .start_run(with(
-            sleeper(&marker, 50),
-            "limits",
-            json!({"wallTimeMs": 60000}),
-        ))
-        .await?;
+    let id = client.start_run(with(sleeper(&marker, 50), "limits", json!({"wallTimeMs": 60000}))).await?;
     client.wait_for_output(&id, "started").await?;
     wait_until_process_with(marker.text(), Duration::from_secs(10)).await?;
     drop(client);
     wait_until_no_process_with(marker.text(), Duration::from_secs(15)).await?;
     let mut other = Client::ready(&server).await?;
-    other
-        .run(python("print('still serving')"))
-        .await?
-        .assert_exited_ok();
+    other.run(python("print('still serving')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -455,12 +302,7 @@ async fn entry_args_and_base64_files_are_honoured() -> anyhow::Result<()> {
     });
     let run = client.run(params).await?;
     run.assert_exited_ok();
-    assert_eq!(
-        run.stdout(),
-        "['a b', '', 'c']\n[0, 1, 2, 255, 254, 10]\n",
-        "{}",
-        run.summary()
-    );
+    assert_eq!(run.stdout(), "['a b', '', 'c']\n[0, 1, 2, 255, 254, 10]\n", "{}", run.summary());
     Ok(())
 }
 
@@ -470,12 +312,8 @@ async fn entry_args_and_base64_files_are_honoured() -> anyhow::Result<()> {
 async fn concurrent_jobs_on_one_connection_are_kept_apart() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
-    let a = client
-        .start_run(bash("for i in 1 2 3; do echo a$i; sleep 0.2; done"))
-        .await?;
-    let b = client
-        .start_run(bash("for i in 1 2 3; do echo b$i; sleep 0.2; done"))
-        .await?;
+    let a = client.start_run(bash("for i in 1 2 3; do echo a$i; sleep 0.2; done")).await?;
+    let b = client.start_run(bash("for i in 1 2 3; do echo b$i; sleep 0.2; done")).await?;
     let run_b = client.collect(&b).await?;
     let run_a = client.collect(&a).await?;
     run_a.assert_exited_ok();
@@ -494,15 +332,8 @@ async fn stdin_sent_before_the_run_stage_is_kept() -> anyhow::Result<()> {
     let code = "#include <stdio.h>\nint main(void) {\n    char buf[64];\n    while (fgets(buf, sizeof buf, stdin)) printf(\"got %s\", buf);\n    return 0;\n}\n";
     let params = with(job("c", &[("main.c", code)]), "interactive", json!(true));
     let id = client.start_run(params).await?;
-    client
-        .notify("job/stdin", json!({"job": id, "text": "early\n"}))
-        .await?;
-    client
-        .notify(
-            "job/stdin",
-            json!({"job": id, "text": "later\n", "eof": true}),
-        )
-        .await?;
+    client.notify("job/stdin", json!({"job": id, "text": "early\n"})).await?;
+    client.notify("job/stdin", json!({"job": id, "text": "later\n", "eof": true})).await?;
     let run = client.collect(&id).await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "got early\ngot later\n", "{}", run.summary());
@@ -517,25 +348,14 @@ async fn stdin_rules_for_non_interactive_and_waiting_jobs() -> anyhow::Result<()
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let code = "import sys, time\nprint('started', flush=True)\ntime.sleep(1)\nprint(repr(sys.stdin.read()))";
-    let id = client
-        .start_run(with(python(code), "stdin", json!("given")))
-        .await?;
+    let id = client.start_run(with(python(code), "stdin", json!("given"))).await?;
     client.wait_for_output(&id, "started").await?;
-    client
-        .notify(
-            "job/stdin",
-            json!({"job": id, "text": "extra", "eof": true}),
-        )
-        .await?;
+    client.notify("job/stdin", json!({"job": id, "text": "extra", "eof": true})).await?;
     let run = client.collect(&id).await?;
     run.assert_exited_ok();
     assert!(run.stdout().ends_with("'given'\n"), "{}", run.summary());
 
-    let params = with(
-        with(python("input()"), "interactive", json!(true)),
-        "limits",
-        json!({"wallTimeMs": 1500}),
-    );
+    let params = with(with(python("input()"), "interactive", json!(true)), "limits", json!({"wallTimeMs": 1500}));
     let run = client.run(params).await?;
     assert_eq!(run.status(), "timeout", "{}", run.summary());
     Ok(())
@@ -549,13 +369,8 @@ async fn output_limit_cuts_at_exactly_output_bytes() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let code = "import sys\nn = int(sys.argv[1])\nsys.stdout.write('a' * (n - 10))\nsys.stdout.flush()\nsys.stderr.write('b' * 10)\n";
-    let params = |n: u32| {
-        with(
-            with(python(code), "args", json!([n.to_string()])),
-            "limits",
-            json!({"outputBytes": 5000}),
-        )
-    };
+    let params =
+        |n: u32| with(with(python(code), "args", json!([n.to_string()])), "limits", json!({"outputBytes": 5000}));
     let run = client.run(params(5000)).await?;
     run.assert_exited_ok();
     assert_eq!(run.result()["outputTruncated"], json!(false));
@@ -564,12 +379,7 @@ async fn output_limit_cuts_at_exactly_output_bytes() -> anyhow::Result<()> {
     let run = client.run(params(5001)).await?;
     assert_eq!(run.status(), "outputLimit", "{}", run.summary());
     assert_eq!(run.result()["outputTruncated"], json!(true));
-    assert_eq!(
-        run.stdout().len() + run.stderr().len(),
-        5000,
-        "{}",
-        run.summary()
-    );
+    assert_eq!(run.stdout().len() + run.stderr().len(), 5000, "{}", run.summary());
     Ok(())
 }
 
@@ -577,22 +387,13 @@ async fn output_limit_cuts_at_exactly_output_bytes() -> anyhow::Result<()> {
 /// again when it changes.
 #[tokio::test]
 async fn queue_positions_are_updated_as_the_queue_moves() -> anyhow::Result<()> {
-    let server = Server::start(
-        coderun_tests::ServerOptions::default()
-            .run_slots(1)
-            .queue_length(4),
-    )
-    .await?;
+    let server = Server::start(coderun_tests::ServerOptions::default().run_slots(1).queue_length(4)).await?;
     let mut client = Client::ready(&server).await?;
     let (ma, mb) = (Marker::new(), Marker::new());
     let long = json!({"wallTimeMs": 60000});
-    let a = client
-        .start_run(with(sleeper(&ma, 50), "limits", long.clone()))
-        .await?;
+    let a = client.start_run(with(sleeper(&ma, 50), "limits", long.clone())).await?;
     client.wait_for_output(&a, "started").await?;
-    let b = client
-        .start_run(with(sleeper(&mb, 50), "limits", long))
-        .await?;
+    let b = client.start_run(with(sleeper(&mb, 50), "limits", long)).await?;
     let seen_b = client.wait_for_state(&b, "queued").await?;
     assert_eq!(seen_b.last().unwrap()["params"]["position"], json!(1));
     let c = client.start_run(python("print('c ran')")).await?;
@@ -600,17 +401,8 @@ async fn queue_positions_are_updated_as_the_queue_moves() -> anyhow::Result<()> 
     assert_eq!(seen_c.last().unwrap()["params"]["position"], json!(2));
     // B leaves the queue: C moves up to 1, then runs once A is cancelled.
     client.notify("$/cancelRequest", json!({"id": b})).await?;
-    let update = client
-        .take(
-            |m| m["method"] == "job/status" && m["params"]["job"] == c,
-            "C's next status",
-        )
-        .await?;
-    assert_eq!(
-        update["params"],
-        json!({"job": c, "state": "queued", "position": 1}),
-        "{update}"
-    );
+    let update = client.take(|m| m["method"] == "job/status" && m["params"]["job"] == c, "C's next status").await?;
+    assert_eq!(update["params"], json!({"job": c, "state": "queued", "position": 1}), "{update}");
     assert_eq!(client.collect(&b).await?.status(), "cancelled");
     client.notify("$/cancelRequest", json!({"id": a})).await?;
     assert_eq!(client.collect(&a).await?.status(), "cancelled");
@@ -621,15 +413,7 @@ async fn queue_positions_are_updated_as_the_queue_moves() -> anyhow::Result<()> 
     run_c.assert_exited_ok();
     assert_eq!(run_c.stdout(), "c ran\n");
     let states = run_c.states();
-    assert_eq!(
-        states.first().map(String::as_str),
-        Some("queued"),
-        "{states:?}"
-    );
-    assert_eq!(
-        states.last().map(String::as_str),
-        Some("running"),
-        "{states:?}"
-    );
+    assert_eq!(states.first().map(String::as_str), Some("queued"), "{states:?}");
+    assert_eq!(states.last().map(String::as_str), Some("running"), "{states:?}");
     Ok(())
 }

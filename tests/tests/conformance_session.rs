@@ -14,19 +14,9 @@ use serde_json::{json, Value};
 
 /// Asserts `response` is an error with `code` and returns its message.
 fn expect_error(response: &Value, code: i64) -> String {
-    assert_eq!(
-        response["error"]["code"],
-        json!(code),
-        "expected error {code}, got {response}"
-    );
-    assert!(
-        response.get("result").is_none(),
-        "an error response must not carry a result: {response}"
-    );
-    response["error"]["message"]
-        .as_str()
-        .unwrap_or_else(|| panic!("error without a message: {response}"))
-        .to_owned()
+    assert_eq!(response["error"]["code"], json!(code), "expected error {code}, got {response}");
+    assert!(response.get("result").is_none(), "an error response must not carry a result: {response}");
+    response["error"]["message"].as_str().unwrap_or_else(|| panic!("error without a message: {response}")).to_owned()
 }
 
 /// spec/methods/initialize.md: the result names protocol version "1", the
@@ -39,14 +29,10 @@ async fn initialize_result_describes_server_languages_and_limits() -> anyhow::Re
     let response = client.call("initialize", initialize_params()).await?;
     assert_eq!(response["id"], json!(1));
     let result = &response["result"];
-    let typed: InitializeResult = serde_json::from_value(result.clone()).unwrap_or_else(|e| {
-        panic!("the initialize result does not have the protocol's shape ({e}): {result}")
-    });
+    let typed: InitializeResult = serde_json::from_value(result.clone())
+        .unwrap_or_else(|e| panic!("the initialize result does not have the protocol's shape ({e}): {result}"));
     assert_eq!(typed.protocol_version, "1");
-    assert!(
-        !typed.server.name.is_empty() && !typed.server.version.is_empty(),
-        "{result}"
-    );
+    assert!(!typed.server.name.is_empty() && !typed.server.version.is_empty(), "{result}");
     for (id, entry, compiled) in LANGUAGES {
         let lang = typed
             .languages
@@ -55,34 +41,16 @@ async fn initialize_result_describes_server_languages_and_limits() -> anyhow::Re
             .unwrap_or_else(|| panic!("language {id} missing from initialize: {result}"));
         assert_eq!(lang.entry, *entry, "entry of {id}");
         assert_eq!(lang.compiled, *compiled, "compiled flag of {id}");
-        assert!(
-            !lang.name.is_empty() && !lang.version.is_empty(),
-            "name and version of {id}"
-        );
+        assert!(!lang.name.is_empty() && !lang.version.is_empty(), "name and version of {id}");
         assert!(!lang.extensions.is_empty(), "extensions of {id}");
-        assert!(
-            lang.extensions.iter().all(|e| e.starts_with('.')),
-            "extensions of {id} start with a dot"
-        );
+        assert!(lang.extensions.iter().all(|e| e.starts_with('.')), "extensions of {id} start with a dot");
     }
-    for ((name, default), (_, maximum)) in typed
-        .limits
-        .defaults
-        .fields()
-        .iter()
-        .zip(typed.limits.maximums.fields())
-    {
-        assert!(
-            default <= &maximum,
-            "default {name} {default} is above its maximum {maximum}"
-        );
+    for ((name, default), (_, maximum)) in typed.limits.defaults.fields().iter().zip(typed.limits.maximums.fields()) {
+        assert!(default <= &maximum, "default {name} {default} is above its maximum {maximum}");
         assert!(*default > 0, "default {name} is 0");
     }
     assert!(
-        typed
-            .features
-            .iter()
-            .any(|f| f == &format!("sandbox:{}", coderun_tests::server::sandbox())),
+        typed.features.iter().any(|f| f == &format!("sandbox:{}", coderun_tests::server::sandbox())),
         "features should name the sandbox in force: {:?}",
         typed.features
     );
@@ -123,20 +91,11 @@ async fn second_initialize_is_an_invalid_request() -> anyhow::Result<()> {
 async fn malformed_json_is_a_parse_error_with_null_id() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
-    for text in [
-        "{",
-        "not json",
-        r#"{"jsonrpc":"2.0","id":1,"method":"run""#,
-        "",
-    ] {
+    for text in ["{", "not json", r#"{"jsonrpc":"2.0","id":1,"method":"run""#, ""] {
         client.send_text(text).await?;
         let response = client.recv().await?;
         expect_error(&response, -32700);
-        assert_eq!(
-            response["id"],
-            Value::Null,
-            "a parse error's id is null: {response}"
-        );
+        assert_eq!(response["id"], Value::Null, "a parse error's id is null: {response}");
     }
     client.run(python("print(3)")).await?.assert_exited_ok();
     Ok(())
@@ -149,34 +108,16 @@ async fn invalid_request_objects_are_refused_with_their_id() -> anyhow::Result<(
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let cases = [
-        (
-            r#"{"jsonrpc":"1.0","id":5,"method":"run","params":{}}"#,
-            json!(5),
-        ),
+        (r#"{"jsonrpc":"1.0","id":5,"method":"run","params":{}}"#, json!(5)),
         (r#"{"id":6,"method":"run","params":{}}"#, json!(6)),
         (r#"{"jsonrpc":"2.0","id":7,"method":42}"#, json!(7)),
         (r#"{"jsonrpc":"2.0","id":8}"#, json!(8)),
-        (
-            r#"{"jsonrpc":"2.0","id":"s","method":"run","params":3}"#,
-            json!("s"),
-        ),
-        (
-            r#"[{"jsonrpc":"2.0","id":9,"method":"run","params":{}}]"#,
-            Value::Null,
-        ),
+        (r#"{"jsonrpc":"2.0","id":"s","method":"run","params":3}"#, json!("s")),
+        (r#"[{"jsonrpc":"2.0","id":9,"method":"run","params":{}}]"#, Value::Null),
         (r#"42"#, Value::Null),
-        (
-            r#"{"jsonrpc":"2.0","id":null,"method":"run","params":{}}"#,
-            Value::Null,
-        ),
-        (
-            r#"{"jsonrpc":"2.0","id":1.5,"method":"run","params":{}}"#,
-            Value::Null,
-        ),
-        (
-            r#"{"jsonrpc":"2.0","id":true,"method":"run","params":{}}"#,
-            Value::Null,
-        ),
+        (r#"{"jsonrpc":"2.0","id":null,"method":"run","params":{}}"#, Value::Null),
+        (r#"{"jsonrpc":"2.0","id":1.5,"method":"run","params":{}}"#, Value::Null),
+        (r#"{"jsonrpc":"2.0","id":true,"method":"run","params":{}}"#, Value::Null),
     ];
     for (text, id) in cases {
         client.send_text(text).await?;
@@ -193,16 +134,11 @@ async fn invalid_request_objects_are_refused_with_their_id() -> anyhow::Result<(
 async fn unknown_method_is_method_not_found() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
-    client
-        .send_text(r#"{"jsonrpc":"2.0","id":"c1","method":"compile","params":{}}"#)
-        .await?;
+    client.send_text(r#"{"jsonrpc":"2.0","id":"c1","method":"compile","params":{}}"#).await?;
     let response = client.recv().await?;
     assert_eq!(response["id"], json!("c1"));
     let message = expect_error(&response, -32601);
-    assert!(
-        message.contains("compile"),
-        "the message should name the method: {message}"
-    );
+    assert!(message.contains("compile"), "the message should name the method: {message}");
     Ok(())
 }
 
@@ -213,28 +149,15 @@ async fn unknown_method_is_method_not_found() -> anyhow::Result<()> {
 async fn initialize_with_wrong_param_types_names_the_field() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::connect(&server).await?;
-    let response = client
-        .call("initialize", json!({"protocolVersion": 1}))
-        .await?;
+    let response = client.call("initialize", json!({"protocolVersion": 1})).await?;
     let message = expect_error(&response, -32602);
-    assert!(
-        message.contains("protocolVersion"),
-        "the message should name protocolVersion: {message}"
-    );
+    assert!(message.contains("protocolVersion"), "the message should name protocolVersion: {message}");
     let response = client.call("initialize", json!({})).await?;
     let message = expect_error(&response, -32602);
-    assert!(
-        message.contains("protocolVersion"),
-        "the message should name protocolVersion: {message}"
-    );
-    let response = client
-        .call("initialize", json!({"protocolVersion": "2"}))
-        .await?;
+    assert!(message.contains("protocolVersion"), "the message should name protocolVersion: {message}");
+    let response = client.call("initialize", json!({"protocolVersion": "2"})).await?;
     let message = expect_error(&response, -32602);
-    assert!(
-        message.contains("protocolVersion"),
-        "the message should name protocolVersion: {message}"
-    );
+    assert!(message.contains("protocolVersion"), "the message should name protocolVersion: {message}");
     // A failed initialize leaves the connection uninitialized.
     let response = client.call("run", python("print(1)")).await?;
     expect_error(&response, -32002);
@@ -249,40 +172,20 @@ async fn initialize_with_wrong_param_types_names_the_field() -> anyhow::Result<(
 async fn unknown_notifications_and_client_responses_are_ignored() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::connect(&server).await?;
-    client
-        .notify("$/setTrace", json!({"value": "verbose"}))
-        .await?;
-    client
-        .notify("job/stdin", json!({"job": 1, "text": "x"}))
-        .await?;
+    client.notify("$/setTrace", json!({"value": "verbose"})).await?;
+    client.notify("job/stdin", json!({"job": 1, "text": "x"})).await?;
     client.initialize().await?;
-    client
-        .notify("$/setTrace", json!({"value": "verbose"}))
-        .await?;
+    client.notify("$/setTrace", json!({"value": "verbose"})).await?;
     client.notify("coderun/somethingNew", json!({})).await?;
-    client
-        .send_text(r#"{"jsonrpc":"2.0","id":99,"result":{}}"#)
-        .await?;
-    client
-        .send_text(r#"{"jsonrpc":"2.0","id":98,"error":{"code":1,"message":"x"}}"#)
-        .await?;
-    client
-        .notify("$/progress", json!({"token": 1, "value": {}}))
-        .await?;
-    client
-        .notify("$/cancelRequest", json!({"id": 424242}))
-        .await?;
+    client.send_text(r#"{"jsonrpc":"2.0","id":99,"result":{}}"#).await?;
+    client.send_text(r#"{"jsonrpc":"2.0","id":98,"error":{"code":1,"message":"x"}}"#).await?;
+    client.notify("$/progress", json!({"token": 1, "value": {}})).await?;
+    client.notify("$/cancelRequest", json!({"id": 424242})).await?;
     // The next message must be the answer to this request, not a complaint
     // about the notifications before it.
-    client
-        .send_text(r#"{"jsonrpc":"2.0","id":"after","method":"compile","params":{}}"#)
-        .await?;
+    client.send_text(r#"{"jsonrpc":"2.0","id":"after","method":"compile","params":{}}"#).await?;
     let response = client.recv().await?;
-    assert_eq!(
-        response["id"],
-        json!("after"),
-        "a notification was answered: {response}"
-    );
+    assert_eq!(response["id"], json!("after"), "a notification was answered: {response}");
     client.run(python("print(5)")).await?.assert_exited_ok();
     Ok(())
 }
@@ -295,27 +198,17 @@ async fn duplicate_in_flight_id_is_an_invalid_request() -> anyhow::Result<()> {
     let mut client = Client::ready(&server).await?;
     let id = json!(77);
     client
-        .send_request(
-            &id,
-            "run",
-            python("import time\nprint('first', flush=True)\ntime.sleep(2)\nprint('end')"),
-        )
+        .send_request(&id, "run", python("import time\nprint('first', flush=True)\ntime.sleep(2)\nprint('end')"))
         .await?;
     client.wait_for_output(&id, "first").await?;
-    client
-        .send_request(&id, "run", python("print('second')"))
-        .await?;
+    client.send_request(&id, "run", python("print('second')")).await?;
     // The first answer for id 77 is the refusal; the job's own answer follows.
     let refusal = client.response_to(&id).await?;
     expect_error(&refusal, -32600);
     let run = client.collect(&id).await?;
     run.assert_exited_ok();
     assert!(run.stdout().contains("end"), "{}", run.summary());
-    assert!(
-        !run.stdout().contains("second"),
-        "the duplicate ran: {}",
-        run.summary()
-    );
+    assert!(!run.stdout().contains("second"), "the duplicate ran: {}", run.summary());
     Ok(())
 }
 
@@ -341,10 +234,7 @@ async fn token_server_refuses_missing_or_wrong_token() -> anyhow::Result<()> {
     let mut params = initialize_params();
     params["token"] = json!("s3cret");
     let response = client.call("initialize", params).await?;
-    assert!(
-        response.get("result").is_some(),
-        "a retry with the right token failed: {response}"
-    );
+    assert!(response.get("result").is_some(), "a retry with the right token failed: {response}");
 
     let mut client = Client::connect_with(&server, &[("Authorization", "Bearer wrong")]).await?;
     let response = client.call("initialize", initialize_params()).await?;
@@ -380,23 +270,13 @@ async fn token_in_authorization_header_is_accepted() -> anyhow::Result<()> {
 /// the idle timeout is closed with code 1000; one with a job in flight is not.
 #[tokio::test]
 async fn idle_connection_is_closed_with_1000() -> anyhow::Result<()> {
-    let server =
-        Server::start(ServerOptions::default().config("[connection]\nidle_timeout_ms = 1500\n"))
-            .await?;
+    let server = Server::start(ServerOptions::default().config("[connection]\nidle_timeout_ms = 1500\n")).await?;
     let mut busy = Client::ready(&server).await?;
-    let id = busy
-        .start_run(python(
-            "import time\nprint('a', flush=True)\ntime.sleep(4)\nprint('b')",
-        ))
-        .await?;
+    let id = busy.start_run(python("import time\nprint('a', flush=True)\ntime.sleep(4)\nprint('b')")).await?;
     let mut idle = Client::ready(&server).await?;
     let frame = idle.expect_close().await?;
     let code = frame.map(|f| u16::from(f.code));
-    assert_eq!(
-        code,
-        Some(1000),
-        "the idle connection was closed with {code:?}"
-    );
+    assert_eq!(code, Some(1000), "the idle connection was closed with {code:?}");
     let run = busy.collect(&id).await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "a\nb\n");
@@ -408,15 +288,11 @@ async fn idle_connection_is_closed_with_1000() -> anyhow::Result<()> {
 /// one that does not, closes connections with 1001, and exits.
 #[tokio::test]
 async fn shutdown_finishes_short_jobs_and_cancels_long_ones() -> anyhow::Result<()> {
-    let mut server =
-        Server::start(ServerOptions::default().config("shutdown_grace_ms = 4000\n")).await?;
+    let mut server = Server::start(ServerOptions::default().config("shutdown_grace_ms = 4000\n")).await?;
     let mut client = Client::ready(&server).await?;
     let marker = coderun_tests::host::Marker::new();
-    let short = client
-        .start_run(python(
-            "import time\nprint('started', flush=True)\ntime.sleep(1)\nprint('done')",
-        ))
-        .await?;
+    let short =
+        client.start_run(python("import time\nprint('started', flush=True)\ntime.sleep(1)\nprint('done')")).await?;
     let long = client
         .start_run(coderun_tests::programs::with(
             coderun_tests::programs::sleeper(&marker, 50),
@@ -428,12 +304,8 @@ async fn shutdown_finishes_short_jobs_and_cancels_long_ones() -> anyhow::Result<
     client.wait_for_output(&long, "started").await?;
     server.terminate();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let attempt =
-        tokio::time::timeout(std::time::Duration::from_secs(5), Client::ready(&server)).await;
-    assert!(
-        !matches!(attempt, Ok(Ok(_))),
-        "a new session was served after SIGTERM"
-    );
+    let attempt = tokio::time::timeout(std::time::Duration::from_secs(5), Client::ready(&server)).await;
+    assert!(!matches!(attempt, Ok(Ok(_))), "a new session was served after SIGTERM");
     let run = client.collect(&short).await?;
     run.assert_exited_ok();
     assert!(run.stdout().contains("done"), "{}", run.summary());
@@ -442,10 +314,6 @@ async fn shutdown_finishes_short_jobs_and_cancels_long_ones() -> anyhow::Result<
     let frame = client.expect_close().await?;
     assert_eq!(frame.map(|f| u16::from(f.code)), Some(1001));
     server.wait_exit(std::time::Duration::from_secs(20)).await?;
-    coderun_tests::host::wait_until_no_process_with(
-        marker.text(),
-        std::time::Duration::from_secs(5),
-    )
-    .await?;
+    coderun_tests::host::wait_until_no_process_with(marker.text(), std::time::Duration::from_secs(5)).await?;
     Ok(())
 }

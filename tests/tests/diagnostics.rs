@@ -26,34 +26,12 @@ struct Expect {
     says: &'static str,
 }
 
-const fn error(
-    file: &'static str,
-    range: [u64; 4],
-    code: Option<&'static str>,
-    says: &'static str,
-) -> Expect {
-    Expect {
-        file,
-        range,
-        severity: "error",
-        code,
-        says,
-    }
+const fn error(file: &'static str, range: [u64; 4], code: Option<&'static str>, says: &'static str) -> Expect {
+    Expect { file, range, severity: "error", code, says }
 }
 
-const fn warning(
-    file: &'static str,
-    range: [u64; 4],
-    code: Option<&'static str>,
-    says: &'static str,
-) -> Expect {
-    Expect {
-        file,
-        range,
-        severity: "warning",
-        code,
-        says,
-    }
+const fn warning(file: &'static str, range: [u64; 4], code: Option<&'static str>, says: &'static str) -> Expect {
+    Expect { file, range, severity: "warning", code, says }
 }
 
 async fn run(language: &str, files: &[(&str, &str)]) -> anyhow::Result<JobRun> {
@@ -68,14 +46,8 @@ fn diagnostics(run: &JobRun) -> Vec<Value> {
         .iter()
         .filter(|n| n["method"] == "job/diagnostics")
         .flat_map(|n| {
-            let ds = n["params"]["diagnostics"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            assert!(
-                !ds.is_empty(),
-                "a job/diagnostics notification with no diagnostics: {n}"
-            );
+            let ds = n["params"]["diagnostics"].as_array().cloned().unwrap_or_default();
+            assert!(!ds.is_empty(), "a job/diagnostics notification with no diagnostics: {n}");
             ds
         })
         .collect()
@@ -99,19 +71,10 @@ fn check(found: &[Value], expected: &[Expect], context: &str) {
             )
         })
         .collect();
-    assert_eq!(
-        found.len(),
-        expected.len(),
-        "diagnostics:\n{}\n{context}",
-        shown.join("\n")
-    );
+    assert_eq!(found.len(), expected.len(), "diagnostics:\n{}\n{context}", shown.join("\n"));
     for (d, e) in found.iter().zip(expected) {
-        let range = [
-            pos(d, "start", "line"),
-            pos(d, "start", "character"),
-            pos(d, "end", "line"),
-            pos(d, "end", "character"),
-        ];
+        let range =
+            [pos(d, "start", "line"), pos(d, "start", "character"), pos(d, "end", "line"), pos(d, "end", "character")];
         let ok = d["file"] == e.file
             && range == e.range
             && d["severity"] == e.severity
@@ -141,11 +104,7 @@ async fn expect(
 ) -> anyhow::Result<JobRun> {
     let run = run(language, files).await?;
     assert_eq!(run.status(), status, "{}", run.summary());
-    assert!(
-        run.stream(stream).contains(text),
-        "{stream} should contain {text:?}\n{}",
-        run.summary()
-    );
+    assert!(run.stream(stream).contains(text), "{stream} should contain {text:?}\n{}", run.summary());
     check(&diagnostics(&run), expected, &run.summary());
     // Every notification of the job, diagnostics included, precedes its response.
     assert!(run.arrivals.iter().all(|at| *at <= run.answered));
@@ -174,12 +133,7 @@ async fn c_warning_is_a_diagnostic_and_the_program_still_runs() -> anyhow::Resul
         &[("main.c", main)],
         "exited",
         ("stderr", "unused variable"),
-        &[warning(
-            "main.c",
-            [3, 8, 3, 14],
-            Some("-Wunused-variable"),
-            "unused variable ‘unused’",
-        )],
+        &[warning("main.c", [3, 8, 3, 14], Some("-Wunused-variable"), "unused variable ‘unused’")],
     )
     .await?;
     assert_eq!(run.stdout(), "ok\n", "{}", run.summary());
@@ -187,13 +141,7 @@ async fn c_warning_is_a_diagnostic_and_the_program_still_runs() -> anyhow::Resul
     let methods: Vec<String> = run
         .notifications
         .iter()
-        .map(|n| {
-            format!(
-                "{}:{}",
-                n["method"].as_str().unwrap_or(""),
-                n["params"]["state"].as_str().unwrap_or("")
-            )
-        })
+        .map(|n| format!("{}:{}", n["method"].as_str().unwrap_or(""), n["params"]["state"].as_str().unwrap_or("")))
         .collect();
     let diag = methods.iter().position(|m| m == "job/diagnostics:");
     let running = methods.iter().position(|m| m == "job/status:running");
@@ -212,12 +160,7 @@ async fn c_columns_count_utf16_past_tabs_and_wide_characters() -> anyhow::Result
         &[
             error("main.c", [4, 37, 4, 39], None, "‘zz’ undeclared"),
             warning("main.c", [4, 19, 4, 20], Some("-Wunused-variable"), "‘y’"),
-            warning(
-                "main.c",
-                [3, 5, 3, 11],
-                Some("-Wunused-variable"),
-                "‘unused’",
-            ),
+            warning("main.c", [3, 5, 3, 11], Some("-Wunused-variable"), "‘unused’"),
         ],
     )
     .await?;
@@ -229,7 +172,10 @@ async fn cpp_error_in_a_second_file_names_that_file() -> anyhow::Result<()> {
     let files = [
         ("main.cpp", "#include \"shapes/square.hpp\"\n\nint main() {\n    return area(3) == 9 ? 0 : 1;\n}\n"),
         ("shapes/square.hpp", "int area(int side);\n"),
-        ("shapes/square.cpp", "#include \"square.hpp\"\n\nint area(int side) {\n    int unused_local = 0;\n    return side * sid;\n}\n"),
+        (
+            "shapes/square.cpp",
+            "#include \"square.hpp\"\n\nint area(int side) {\n    int unused_local = 0;\n    return side * sid;\n}\n",
+        ),
     ];
     expect(
         "cpp",
@@ -237,18 +183,8 @@ async fn cpp_error_in_a_second_file_names_that_file() -> anyhow::Result<()> {
         "buildFailed",
         ("stderr", "shapes/square.cpp:5:19: error"),
         &[
-            error(
-                "shapes/square.cpp",
-                [4, 18, 4, 21],
-                None,
-                "‘sid’ was not declared in this scope",
-            ),
-            warning(
-                "shapes/square.cpp",
-                [3, 8, 3, 20],
-                Some("-Wunused-variable"),
-                "unused_local",
-            ),
+            error("shapes/square.cpp", [4, 18, 4, 21], None, "‘sid’ was not declared in this scope"),
+            warning("shapes/square.cpp", [3, 8, 3, 20], Some("-Wunused-variable"), "unused_local"),
         ],
     )
     .await?;
@@ -280,23 +216,11 @@ async fn rust_type_error_is_e0308_and_stderr_stays_human() -> anyhow::Result<()>
         "rust",
         &[("main.rs", main)],
         "buildFailed",
-        (
-            "stderr",
-            "error[E0308]: mismatched types\n --> main.rs:2:18",
-        ),
-        &[error(
-            "main.rs",
-            [1, 17, 1, 24],
-            Some("E0308"),
-            "mismatched types\nexpected `i32`, found `&str`",
-        )],
+        ("stderr", "error[E0308]: mismatched types\n --> main.rs:2:18"),
+        &[error("main.rs", [1, 17, 1, 24], Some("E0308"), "mismatched types\nexpected `i32`, found `&str`")],
     )
     .await?;
-    assert!(
-        !run.stderr().contains("$message_type"),
-        "rustc's JSON reached the student: {}",
-        run.summary()
-    );
+    assert!(!run.stderr().contains("$message_type"), "rustc's JSON reached the student: {}", run.summary());
     Ok(())
 }
 
@@ -308,36 +232,20 @@ async fn rust_warning_builds_and_error_in_a_module_file() -> anyhow::Result<()> 
         &[("main.rs", main)],
         "exited",
         ("stderr", "warning: unused variable: `unused`"),
-        &[warning(
-            "main.rs",
-            [1, 8, 1, 14],
-            Some("unused_variables"),
-            "unused variable",
-        )],
+        &[warning("main.rs", [1, 8, 1, 14], Some("unused_variables"), "unused variable")],
     )
     .await?;
     assert_eq!(run.stdout(), "ok\n");
     let files = [
-        (
-            "main.rs",
-            "mod util;\n\nfn main() {\n    println!(\"{}\", util::twice(21));\n}\n",
-        ),
-        (
-            "util/mod.rs",
-            "pub fn twice(n: i32) -> i32 {\n    n * factor\n}\n",
-        ),
+        ("main.rs", "mod util;\n\nfn main() {\n    println!(\"{}\", util::twice(21));\n}\n"),
+        ("util/mod.rs", "pub fn twice(n: i32) -> i32 {\n    n * factor\n}\n"),
     ];
     expect(
         "rust",
         &files,
         "buildFailed",
         ("stderr", "--> util/mod.rs:2:9"),
-        &[error(
-            "util/mod.rs",
-            [1, 8, 1, 14],
-            Some("E0425"),
-            "cannot find value `factor`",
-        )],
+        &[error("util/mod.rs", [1, 8, 1, 14], Some("E0425"), "cannot find value `factor`")],
     )
     .await?;
     Ok(())
@@ -354,12 +262,7 @@ async fn java_undefined_name_in_a_second_file_and_a_warning() -> anyhow::Result<
         &files,
         "buildFailed",
         ("stderr", "util/Helper.java:5: error: cannot find symbol"),
-        &[error(
-            "util/Helper.java",
-            [4, 19, 4, 25],
-            None,
-            "cannot find symbol\nsymbol:   variable factor",
-        )],
+        &[error("util/Helper.java", [4, 19, 4, 25], None, "cannot find symbol\nsymbol:   variable factor")],
     )
     .await?;
     let main = "public class Main {\n    public static void main(String[] args) {\n        Integer boxed = new Integer(5);\n        System.out.println(boxed);\n    }\n}\n";
@@ -368,12 +271,7 @@ async fn java_undefined_name_in_a_second_file_and_a_warning() -> anyhow::Result<
         &[("Main.java", main)],
         "exited",
         ("stderr", "warning: [removal]"),
-        &[warning(
-            "Main.java",
-            [2, 24, 2, 27],
-            Some("removal"),
-            "Integer(int) in Integer has been deprecated",
-        )],
+        &[warning("Main.java", [2, 24, 2, 27], Some("removal"), "Integer(int) in Integer has been deprecated")],
     )
     .await?;
     assert_eq!(run.stdout(), "5\n");
@@ -383,16 +281,15 @@ async fn java_undefined_name_in_a_second_file_and_a_warning() -> anyhow::Result<
 #[tokio::test]
 async fn go_undefined_names_in_two_files() -> anyhow::Result<()> {
     let files = [
-        ("main.go", "package main\n\nimport \"fmt\"\n\nfunc main() {\n\ttotal := 3\n\tfmt.Println(totl, twice(total))\n}\n"),
+        (
+            "main.go",
+            "package main\n\nimport \"fmt\"\n\nfunc main() {\n\ttotal := 3\n\tfmt.Println(totl, twice(total))\n}\n",
+        ),
         ("util.go", "package main\n\nfunc twice(n int) int {\n\treturn n * factor\n}\n"),
     ];
     let run = run("go", &files).await?;
     assert_eq!(run.status(), "buildFailed", "{}", run.summary());
-    assert!(
-        run.stderr().contains("undefined: totl"),
-        "{}",
-        run.summary()
-    );
+    assert!(run.stderr().contains("undefined: totl"), "{}", run.summary());
     // go lists files in its own order; compare as a set.
     let mut found = diagnostics(&run);
     found.sort_by_key(|d| d["file"].as_str().unwrap_or_default().to_owned());
@@ -415,12 +312,7 @@ async fn typescript_type_error_at_build_and_exception_at_run_map_to_ts() -> anyh
         &[("main.ts", main)],
         "buildFailed",
         ("stdout", "main.ts(1,5): error TS2322"),
-        &[error(
-            "main.ts",
-            [0, 4, 0, 5],
-            Some("TS2322"),
-            "Type 'string' is not assignable to type 'number'.",
-        )],
+        &[error("main.ts", [0, 4, 0, 5], Some("TS2322"), "Type 'string' is not assignable to type 'number'.")],
     )
     .await?;
     let main = "function check(n: number): number {\n  if (n > 2) throw new RangeError(\"too big: \" + n);\n  return n;\n}\n\nconsole.log(check(1));\nconsole.log(check(5));\n";
@@ -429,20 +321,14 @@ async fn typescript_type_error_at_build_and_exception_at_run_map_to_ts() -> anyh
         &[("main.ts", main)],
         "exited",
         ("stderr", "RangeError: too big: 5"),
-        &[error(
-            "main.ts",
-            [1, 19, 1, 22],
-            Some("RangeError"),
-            "RangeError: too big: 5",
-        )],
+        &[error("main.ts", [1, 19, 1, 22], Some("RangeError"), "RangeError: too big: 5")],
     )
     .await?;
     Ok(())
 }
 
 #[tokio::test]
-async fn python_exception_three_calls_deep_lands_on_the_innermost_student_frame(
-) -> anyhow::Result<()> {
+async fn python_exception_three_calls_deep_lands_on_the_innermost_student_frame() -> anyhow::Result<()> {
     let files = [
         ("main.py", "from lib.util import outer\n\nprint(\"start\")\nouter([1, 2, 3])\n"),
         ("lib/__init__.py", ""),
@@ -453,12 +339,7 @@ async fn python_exception_three_calls_deep_lands_on_the_innermost_student_frame(
         &files,
         "exited",
         ("stderr", "IndexError: list index out of range"),
-        &[error(
-            "lib/util.py",
-            [9, 11, 9, 16],
-            Some("IndexError"),
-            "IndexError: list index out of range",
-        )],
+        &[error("lib/util.py", [9, 11, 9, 16], Some("IndexError"), "IndexError: list index out of range")],
     )
     .await?;
     Ok(())
@@ -471,27 +352,16 @@ async fn python_syntax_error_and_exception_inside_the_standard_library() -> anyh
         &[("main.py", "print(\"unclosed\"\n")],
         "exited",
         ("stderr", "SyntaxError"),
-        &[error(
-            "main.py",
-            [0, 5, 0, 6],
-            Some("SyntaxError"),
-            "SyntaxError: '(' was never closed",
-        )],
+        &[error("main.py", [0, 5, 0, 6], Some("SyntaxError"), "SyntaxError: '(' was never closed")],
     )
     .await?;
-    let main =
-        "import json\n\n\ndef load(text):\n    return json.loads(text)\n\n\nload(\"{not json\")\n";
+    let main = "import json\n\n\ndef load(text):\n    return json.loads(text)\n\n\nload(\"{not json\")\n";
     expect(
         "python",
         &[("main.py", main)],
         "exited",
         ("stderr", "json/decoder.py"),
-        &[error(
-            "main.py",
-            [4, 11, 4, 27],
-            Some("json.decoder.JSONDecodeError"),
-            "Expecting property name",
-        )],
+        &[error("main.py", [4, 11, 4, 27], Some("json.decoder.JSONDecodeError"), "Expecting property name")],
     )
     .await?;
     Ok(())
@@ -521,31 +391,20 @@ async fn javascript_exception_three_calls_deep_and_syntax_error() -> anyhow::Res
         &[("main.js", "console.log(\"unclosed\";\n")],
         "exited",
         ("stderr", "SyntaxError"),
-        &[error(
-            "main.js",
-            [0, 12, 0, 22],
-            Some("SyntaxError"),
-            "missing ) after argument list",
-        )],
+        &[error("main.js", [0, 12, 0, 22], Some("SyntaxError"), "missing ) after argument list")],
     )
     .await?;
     Ok(())
 }
 
 #[tokio::test]
-async fn ruby_name_error_is_underlined_and_a_deep_exception_lands_in_its_file() -> anyhow::Result<()>
-{
+async fn ruby_name_error_is_underlined_and_a_deep_exception_lands_in_its_file() -> anyhow::Result<()> {
     expect(
         "ruby",
         &[("main.rb", "total = 3\nputs totl\n")],
         "exited",
         ("stderr", "(NameError)"),
-        &[error(
-            "main.rb",
-            [1, 5, 1, 9],
-            Some("NameError"),
-            "undefined local variable or method `totl'",
-        )],
+        &[error("main.rb", [1, 5, 1, 9], Some("NameError"), "undefined local variable or method `totl'")],
     )
     .await?;
     let files = [
@@ -557,12 +416,7 @@ async fn ruby_name_error_is_underlined_and_a_deep_exception_lands_in_its_file() 
         &files,
         "exited",
         ("stderr", "(IndexError)"),
-        &[error(
-            "lib/util.rb",
-            [9, 2, 9, 17],
-            Some("IndexError"),
-            "index 5 outside",
-        )],
+        &[error("lib/util.rb", [9, 2, 9, 17], Some("IndexError"), "index 5 outside")],
     )
     .await?;
     Ok(())
@@ -571,26 +425,15 @@ async fn ruby_name_error_is_underlined_and_a_deep_exception_lands_in_its_file() 
 #[tokio::test]
 async fn bash_error_in_a_sourced_file_covers_its_line() -> anyhow::Result<()> {
     let files = [
-        (
-            "main.sh",
-            "source \"$(dirname \"$0\")/lib/helper.sh\"\ngreet\n",
-        ),
-        (
-            "lib/helper.sh",
-            "greet() {\n  echo hi\n  missing_in_helper\n}\n",
-        ),
+        ("main.sh", "source \"$(dirname \"$0\")/lib/helper.sh\"\ngreet\n"),
+        ("lib/helper.sh", "greet() {\n  echo hi\n  missing_in_helper\n}\n"),
     ];
     expect(
         "bash",
         &files,
         "exited",
         ("stderr", "command not found"),
-        &[error(
-            "lib/helper.sh",
-            [2, 2, 2, 19],
-            None,
-            "missing_in_helper: command not found",
-        )],
+        &[error("lib/helper.sh", [2, 2, 2, 19], None, "missing_in_helper: command not found")],
     )
     .await?;
     Ok(())
@@ -618,14 +461,8 @@ async fn java_rust_and_go_runtime_failures_land_on_the_students_line() -> anyhow
     // rustc before 1.73 (the coderun/rust image has 1.63) prints
     // `panicked at 'too big: 5', util/mod.rs:3:9`; later ones put the place first.
     let files = [
-        (
-            "main.rs",
-            "mod util;\n\nfn main() {\n    util::check(5);\n}\n",
-        ),
-        (
-            "util/mod.rs",
-            "pub fn check(n: i32) {\n    if n > 2 {\n        panic!(\"too big: {n}\");\n    }\n}\n",
-        ),
+        ("main.rs", "mod util;\n\nfn main() {\n    util::check(5);\n}\n"),
+        ("util/mod.rs", "pub fn check(n: i32) {\n    if n > 2 {\n        panic!(\"too big: {n}\");\n    }\n}\n"),
     ];
     expect(
         "rust",
@@ -654,7 +491,8 @@ async fn java_rust_and_go_runtime_failures_land_on_the_students_line() -> anyhow
 async fn diagnostics_arrive_while_the_program_still_runs() -> anyhow::Result<()> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
-    let main = "import traceback\ntry:\n    1/0\nexcept Exception:\n    traceback.print_exc()\ninput()\nprint(\"done\")\n";
+    let main =
+        "import traceback\ntry:\n    1/0\nexcept Exception:\n    traceback.print_exc()\ninput()\nprint(\"done\")\n";
     let mut params = job("python", &[("main.py", main)]);
     params["interactive"] = json!(true);
     let id = client.start_run(params).await?;
@@ -665,20 +503,11 @@ async fn diagnostics_arrive_while_the_program_still_runs() -> anyhow::Result<()>
         )
         .await?;
     check(
-        early["params"]["diagnostics"]
-            .as_array()
-            .map_or(&[][..], Vec::as_slice),
-        &[error(
-            "main.py",
-            [2, 4, 2, 7],
-            Some("ZeroDivisionError"),
-            "ZeroDivisionError: division by zero",
-        )],
+        early["params"]["diagnostics"].as_array().map_or(&[][..], Vec::as_slice),
+        &[error("main.py", [2, 4, 2, 7], Some("ZeroDivisionError"), "ZeroDivisionError: division by zero")],
         &early.to_string(),
     );
-    client
-        .notify("job/stdin", json!({"job": id, "text": "\n", "eof": true}))
-        .await?;
+    client.notify("job/stdin", json!({"job": id, "text": "\n", "eof": true})).await?;
     let run = client.collect(&id).await?;
     run.assert_exited_ok();
     assert!(run.stdout().contains("done"), "{}", run.summary());
@@ -689,25 +518,16 @@ async fn diagnostics_arrive_while_the_program_still_runs() -> anyhow::Result<()>
 async fn no_diagnostic_names_a_file_outside_the_job() -> anyhow::Result<()> {
     // The code that fails claims to be /etc/passwd; the traceback names it,
     // the diagnostic does not.
-    let main =
-        "code = compile(\"x = 1\\nundefined_name\\n\", \"/etc/passwd\", \"exec\")\nexec(code)\n";
+    let main = "code = compile(\"x = 1\\nundefined_name\\n\", \"/etc/passwd\", \"exec\")\nexec(code)\n";
     let run = expect(
         "python",
         &[("main.py", main)],
         "exited",
         ("stderr", "File \"/etc/passwd\", line 2"),
-        &[error(
-            "main.py",
-            [1, 0, 1, 10],
-            Some("NameError"),
-            "NameError: name 'undefined_name' is not defined",
-        )],
+        &[error("main.py", [1, 0, 1, 10], Some("NameError"), "NameError: name 'undefined_name' is not defined")],
     )
     .await?;
-    assert!(!run
-        .notifications
-        .iter()
-        .any(|n| n["method"] == "job/diagnostics" && n.to_string().contains("/etc")));
+    assert!(!run.notifications.iter().any(|n| n["method"] == "job/diagnostics" && n.to_string().contains("/etc")));
     Ok(())
 }
 

@@ -15,9 +15,8 @@ use std::{collections::BTreeSet, time::Duration};
 use anyhow::{ensure, Context, Result};
 use coderun_tests::{
     docker::{
-        self, container_running, containers, inspect, instance, metrics, require_docker,
-        server_with_pool, start_marked, wait_for_idle, wait_until_none, wait_until_removed, APPEAR,
-        REMOVAL,
+        self, container_running, containers, inspect, instance, metrics, require_docker, server_with_pool,
+        start_marked, wait_for_idle, wait_until_none, wait_until_removed, APPEAR, REMOVAL,
     },
     host::Marker,
     programs::{bash, job, python, sleeper, with},
@@ -54,9 +53,7 @@ async fn a_live_container_has_every_hardening_setting() -> Result<()> {
     let marker = Marker::new();
     let mut client = Client::ready(&server).await?;
     let limits = json!({"memoryBytes": 200 * MIB, "processes": 40, "wallTimeMs": 30000});
-    let id = client
-        .start_run(with(sleeper(&marker, 20), "limits", limits))
-        .await?;
+    let id = client.start_run(with(sleeper(&marker, 20), "limits", limits)).await?;
     client.wait_for_output(&id, "started").await?;
     let container = container_running(instance(&server), marker.text(), APPEAR).await?;
     let c = inspect(&container).await?;
@@ -66,53 +63,27 @@ async fn a_live_container_has_every_hardening_setting() -> Result<()> {
     assert_eq!(h["NetworkMode"], "none", "network");
     assert_eq!(c["Config"]["NetworkDisabled"], true, "network disabled");
     assert_eq!(h["CapDrop"], json!(["ALL"]), "capabilities dropped");
-    assert!(
-        h["CapAdd"].is_null() || h["CapAdd"] == json!([]),
-        "no capability added: {}",
-        h["CapAdd"]
-    );
+    assert!(h["CapAdd"].is_null() || h["CapAdd"] == json!([]), "no capability added: {}", h["CapAdd"]);
     assert_eq!(h["Privileged"], false);
-    let security: Vec<&str> = h["SecurityOpt"]
-        .as_array()
-        .context("SecurityOpt")?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let security: Vec<&str> =
+        h["SecurityOpt"].as_array().context("SecurityOpt")?.iter().filter_map(Value::as_str).collect();
     assert!(
-        security
-            .iter()
-            .any(|o| *o == "no-new-privileges" || *o == "no-new-privileges:true"),
+        security.iter().any(|o| *o == "no-new-privileges" || *o == "no-new-privileges:true"),
         "no-new-privileges is not set: {security:?}"
     );
     assert_eq!(h["ReadonlyRootfs"], true, "read-only root");
 
     let tmpfs = h["Tmpfs"].as_object().context("no Tmpfs")?;
     for (path, size) in [("/work", 64 * MIB), ("/tmp", 64 * MIB)] {
-        let opts = options(
-            tmpfs
-                .get(path)
-                .and_then(Value::as_str)
-                .with_context(|| format!("no tmpfs at {path}: {tmpfs:?}"))?,
-        );
-        assert!(
-            opts.contains(&format!("size={size}")),
-            "{path} is not capped at {size} bytes: {opts:?}"
-        );
-        assert!(
-            opts.contains("noexec"),
-            "{path} of an interpreted language must be noexec: {opts:?}"
-        );
-        assert!(
-            opts.contains("nosuid") && opts.contains("nodev"),
-            "{path}: {opts:?}"
-        );
+        let opts =
+            options(tmpfs.get(path).and_then(Value::as_str).with_context(|| format!("no tmpfs at {path}: {tmpfs:?}"))?);
+        assert!(opts.contains(&format!("size={size}")), "{path} is not capped at {size} bytes: {opts:?}");
+        assert!(opts.contains("noexec"), "{path} of an interpreted language must be noexec: {opts:?}");
+        assert!(opts.contains("nosuid") && opts.contains("nodev"), "{path}: {opts:?}");
     }
 
     assert_eq!(h["Memory"], json!(200 * MIB), "memory is the job's limit");
-    assert_eq!(
-        h["MemorySwap"], h["Memory"],
-        "memory + swap equals memory: no swap"
-    );
+    assert_eq!(h["MemorySwap"], h["Memory"], "memory + swap equals memory: no swap");
     // The stage's processes plus `docker.runner_processes` (32 by default)
     // for the runner's own threads.
     assert_eq!(h["PidsLimit"], json!(40 + 32), "pids limit");
@@ -130,57 +101,28 @@ async fn a_live_container_has_every_hardening_setting() -> Result<()> {
         })
         .collect();
     for (name, value) in [("nofile", 1024), ("fsize", 64 * MIB as i64), ("core", 0)] {
-        assert!(
-            ulimits.contains(&(name.to_owned(), value, value)),
-            "ulimit {name} is not {value}: {ulimits:?}"
-        );
+        assert!(ulimits.contains(&(name.to_owned(), value, value)), "ulimit {name} is not {value}: {ulimits:?}");
     }
     assert_eq!(h["LogConfig"]["Type"], "none", "log driver");
     assert_eq!(h["OomScoreAdj"], 1000, "OOM score adjustment");
-    assert_eq!(
-        h["AutoRemove"], true,
-        "the container removes itself once it exits"
-    );
-    assert!(
-        h["Init"].is_null() || h["Init"] == false,
-        "the runner is PID 1, not docker-init: {}",
-        h["Init"]
-    );
+    assert_eq!(h["AutoRemove"], true, "the container removes itself once it exits");
+    assert!(h["Init"].is_null() || h["Init"] == false, "the runner is PID 1, not docker-init: {}", h["Init"]);
     assert_eq!(c["Config"]["User"], "1000:1000", "user");
     let labels = &c["Config"]["Labels"];
-    assert_eq!(
-        labels[docker::INSTANCE_LABEL],
-        instance(&server),
-        "instance label: {labels}"
-    );
-    assert!(
-        labels[docker::JOB_LABEL]
-            .as_str()
-            .is_some_and(|j| j.parse::<u64>().is_ok()),
-        "job label: {labels}"
-    );
+    assert_eq!(labels[docker::INSTANCE_LABEL], instance(&server), "instance label: {labels}");
+    assert!(labels[docker::JOB_LABEL].as_str().is_some_and(|j| j.parse::<u64>().is_ok()), "job label: {labels}");
     let name = c["Name"].as_str().unwrap_or("");
     // `coderun-INSTANCE-RUN-JOB`, RUN random per server process.
     let prefix = format!("/coderun-{}-", instance(&server));
-    let run = name
-        .strip_prefix(&prefix)
-        .and_then(|rest| rest.split('-').next())
-        .unwrap_or("");
-    assert!(
-        run.len() == 8 && run.chars().all(|c| c.is_ascii_hexdigit()),
-        "the name {name} is not {prefix}RUN-JOB"
-    );
+    let run = name.strip_prefix(&prefix).and_then(|rest| rest.split('-').next()).unwrap_or("");
+    assert!(run.len() == 8 && run.chars().all(|c| c.is_ascii_hexdigit()), "the name {name} is not {prefix}RUN-JOB");
     let state = &c["State"];
     assert_eq!(state["OOMKilled"], false);
 
     // The features `initialize` reports say the same.
     let init = Client::connect(&server).await?.initialize().await?;
-    let features: Vec<&str> = init["features"]
-        .as_array()
-        .context("features")?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let features: Vec<&str> =
+        init["features"].as_array().context("features")?.iter().filter_map(Value::as_str).collect();
     // spec/README.md, "isolation:" names: each mechanism above, named.
     for f in [
         "sandbox:docker",
@@ -197,10 +139,7 @@ async fn a_live_container_has_every_hardening_setting() -> Result<()> {
         "isolation:noCapabilities",
         "isolation:readOnlyRoot",
     ] {
-        assert!(
-            features.contains(&f),
-            "initialize does not report {f}: {features:?}"
-        );
+        assert!(features.contains(&f), "initialize does not report {f}: {features:?}");
     }
 
     client.notify("$/cancelRequest", json!({"id": id})).await?;
@@ -218,10 +157,7 @@ async fn every_language_with_an_image_is_offered_on_a_first_start() -> Result<()
     let mut expected = BTreeSet::new();
     let mut missing = Vec::new();
     for language in catalog["language"].as_array().context("no [[language]]")? {
-        let (id, image) = (
-            language["id"].as_str().unwrap_or(""),
-            language["image"].as_str().unwrap_or(""),
-        );
+        let (id, image) = (language["id"].as_str().unwrap_or(""), language["image"].as_str().unwrap_or(""));
         if docker::image_exists(image).await {
             expected.insert(id.to_owned());
         } else {
@@ -231,10 +167,7 @@ async fn every_language_with_an_image_is_offered_on_a_first_start() -> Result<()
     if !missing.is_empty() {
         println!("not built on this engine, so not expected: {missing:?}");
     }
-    ensure!(
-        !expected.is_empty(),
-        "no image of the catalog exists (build them with scripts/images)"
-    );
+    ensure!(!expected.is_empty(), "no image of the catalog exists (build them with scripts/images)");
     let cache = std::env::temp_dir().join(format!("coderun-test-cache-{}", Marker::new().text()));
     let options = ServerOptions::default().env("XDG_CACHE_HOME", &cache.display().to_string());
     let server = Server::start(options).await;
@@ -247,10 +180,7 @@ async fn every_language_with_an_image_is_offered_on_a_first_start() -> Result<()
         .iter()
         .filter_map(|l| l["id"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(
-        offered, expected,
-        "the languages offered on a first start are not those whose image exists"
-    );
+    assert_eq!(offered, expected, "the languages offered on a first start are not those whose image exists");
     wait_until_none(instance(&server), REMOVAL).await
 }
 
@@ -278,16 +208,9 @@ async fn a_compiled_language_may_exec_in_work_only() -> Result<()> {
     let tmpfs = h["Tmpfs"].as_object().context("no Tmpfs")?;
     let work = options(tmpfs["/work"].as_str().unwrap_or(""));
     let tmp = options(tmpfs["/tmp"].as_str().unwrap_or(""));
-    assert!(
-        work.contains("exec") && !work.contains("noexec"),
-        "/work of C must allow exec: {work:?}"
-    );
+    assert!(work.contains("exec") && !work.contains("noexec"), "/work of C must allow exec: {work:?}");
     assert!(tmp.contains("noexec"), "/tmp stays noexec: {tmp:?}");
-    assert_eq!(
-        h["Memory"],
-        json!(100 * MIB),
-        "the run stage's memory limit"
-    );
+    assert_eq!(h["Memory"], json!(100 * MIB), "the run stage's memory limit");
     assert_eq!(h["MemorySwap"], h["Memory"]);
     assert_eq!(h["PidsLimit"], json!(10 + 32));
     client.notify("$/cancelRequest", json!({"id": id})).await?;
@@ -317,31 +240,16 @@ cp /bin/true ./t 2>/dev/null && chmod +x ./t && { ./t 2>/dev/null && echo "work 
     run.assert_exited_ok();
     println!("{}", run.stdout());
     assert_eq!(reported(&run, "uid"), "1000 1000", "{}", run.summary());
-    assert_eq!(
-        reported(&run, "CapEff"),
-        "0000000000000000",
-        "effective capabilities"
-    );
-    assert_eq!(
-        reported(&run, "CapPrm"),
-        "0000000000000000",
-        "permitted capabilities"
-    );
+    assert_eq!(reported(&run, "CapEff"), "0000000000000000", "effective capabilities");
+    assert_eq!(reported(&run, "CapPrm"), "0000000000000000", "permitted capabilities");
     assert_eq!(reported(&run, "CapBnd"), "0000000000000000", "bounding set");
     assert_eq!(reported(&run, "NoNewPrivs"), "1", "no_new_privs");
     assert_eq!(reported(&run, "net"), "lo", "network interfaces");
     assert_eq!(reported(&run, "root"), "read-only");
     assert_eq!(reported(&run, "usr"), "read-only");
-    assert!(
-        reported(&run, "pid1").contains("coderun-runner"),
-        "PID 1 is not the runner: {}",
-        run.summary()
-    );
+    assert!(reported(&run, "pid1").contains("coderun-runner"), "PID 1 is not the runner: {}", run.summary());
     let stdout = run.stdout();
-    let mounts: Vec<&str> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("mount "))
-        .collect();
+    let mounts: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("mount ")).collect();
     for path in ["/work", "/tmp"] {
         let line = mounts
             .iter()
@@ -349,17 +257,11 @@ cp /bin/true ./t 2>/dev/null && chmod +x ./t && { ./t 2>/dev/null && echo "work 
             .unwrap_or_else(|| panic!("no mount at {path}: {mounts:?}"));
         assert!(line.contains(" tmpfs "), "{path} is not a tmpfs: {line}");
         assert!(
-            line.split(' ')
-                .nth(2)
-                .is_some_and(|o| o.split(',').any(|o| o == "noexec")),
+            line.split(' ').nth(2).is_some_and(|o| o.split(',').any(|o| o == "noexec")),
             "{path} is not noexec: {line}"
         );
     }
-    assert_eq!(
-        reported(&run, "work exec"),
-        "no",
-        "a binary copied into /work ran"
-    );
+    assert_eq!(reported(&run, "work exec"), "no", "a binary copied into /work ran");
     Ok(())
 }
 
@@ -383,17 +285,10 @@ async fn kill_all_inside_a_job_spares_the_runner() -> Result<()> {
     run.prepend(early);
     assert_eq!(run.status(), "exited", "{}", run.summary());
     assert_eq!(run.result()["exitCode"], json!(3), "{}", run.summary());
-    assert!(
-        run.stdout().contains("survived\nrunner alive\n"),
-        "{}",
-        run.summary()
-    );
+    assert!(run.stdout().contains("survived\nrunner alive\n"), "{}", run.summary());
     wait_until_removed(&BTreeSet::from([container]), instance(&server), REMOVAL).await?;
     // The server and the next job carry on.
-    client
-        .run(python("print('next')"))
-        .await?
-        .assert_exited_ok();
+    client.run(python("print('next')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -414,51 +309,23 @@ async fn each_job_gets_a_fresh_container_from_the_pool() -> Result<()> {
     client.collect(&id).await?.assert_exited_ok();
     used.push(first.clone());
     let stats = wait_for_idle(&server, 2).await?;
-    assert_eq!(
-        (
-            stats["pool"]["hits"].as_u64(),
-            stats["pool"]["misses"].as_u64()
-        ),
-        (Some(0), Some(1)),
-        "{stats}"
-    );
+    assert_eq!((stats["pool"]["hits"].as_u64(), stats["pool"]["misses"].as_u64()), (Some(0), Some(1)), "{stats}");
     wait_until_removed(&BTreeSet::from([first.clone()]), &inst, REMOVAL).await?;
 
     for round in 1..=3u64 {
         let idle = containers(&inst, true).await?;
-        assert_eq!(
-            idle.len(),
-            2,
-            "round {round}: the idle pool is not two containers: {idle:?}"
-        );
+        assert_eq!(idle.len(), 2, "round {round}: the idle pool is not two containers: {idle:?}");
         for u in &used {
-            assert!(
-                !idle.contains(u),
-                "round {round}: a used container {u} is waiting in the pool"
-            );
+            assert!(!idle.contains(u), "round {round}: a used container {u} is waiting in the pool");
         }
         let m = Marker::new();
         let memory = (200 + 50 * round) * MIB;
-        let params = with(
-            sleeper(&m, 1),
-            "limits",
-            json!({"memoryBytes": memory, "processes": 20 + round}),
-        );
+        let params = with(sleeper(&m, 1), "limits", json!({"memoryBytes": memory, "processes": 20 + round}));
         let (id, _, container) = start_marked(&server, &mut client, params, &m).await?;
-        assert!(
-            idle.contains(&container),
-            "round {round}: the job did not take a waiting container"
-        );
-        assert!(
-            !used.contains(&container),
-            "round {round}: a container was used twice"
-        );
+        assert!(idle.contains(&container), "round {round}: the job did not take a waiting container");
+        assert!(!used.contains(&container), "round {round}: a container was used twice");
         let h = inspect(&container).await?["HostConfig"].clone();
-        assert_eq!(
-            h["Memory"],
-            json!(memory),
-            "round {round}: a pooled container gets the job's memory limit"
-        );
+        assert_eq!(h["Memory"], json!(memory), "round {round}: a pooled container gets the job's memory limit");
         assert_eq!(h["MemorySwap"], json!(memory));
         assert_eq!(h["PidsLimit"], json!(20 + round + 32));
         client.collect(&id).await?.assert_exited_ok();
@@ -470,19 +337,12 @@ async fn each_job_gets_a_fresh_container_from_the_pool() -> Result<()> {
         // The refill is visible on the engine too.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while containers(&inst, true).await?.len() != 2 {
-            ensure!(
-                std::time::Instant::now() < deadline,
-                "the engine never showed two idle containers"
-            );
+            ensure!(std::time::Instant::now() < deadline, "the engine never showed two idle containers");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     let distinct: BTreeSet<_> = used.iter().collect();
-    assert_eq!(
-        distinct.len(),
-        used.len(),
-        "a container served two jobs: {used:?}"
-    );
+    assert_eq!(distinct.len(), used.len(), "a container served two jobs: {used:?}");
     Ok(())
 }
 
@@ -499,18 +359,9 @@ async fn a_second_job_sees_nothing_of_the_first() -> Result<()> {
     let first = format!(
         "echo secret > secret-{m}.txt\nmkdir -p sub-{m}\necho secret > /tmp/secret-{m}\necho secret > /dev/shm/secret-{m} 2>/dev/null\nsetsid sleep 3600 0.{m} </dev/null >/dev/null 2>&1 &\nls -a . /tmp\n"
     );
-    let run = client
-        .run(job(
-            "bash",
-            &[("main.sh", &first), (&format!("data-{m}.txt"), "mine")],
-        ))
-        .await?;
+    let run = client.run(job("bash", &[("main.sh", &first), (&format!("data-{m}.txt"), "mine")])).await?;
     run.assert_exited_ok();
-    assert!(
-        run.stdout().contains(&format!("secret-{m}.txt")),
-        "the first job could not write: {}",
-        run.summary()
-    );
+    assert!(run.stdout().contains(&format!("secret-{m}.txt")), "the first job could not write: {}", run.summary());
 
     let second = format!(
         "ls -a . /tmp /dev/shm\ngrep -rl secret . /tmp /dev/shm 2>/dev/null\nfor p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -e '0[.]{m}' && echo 'found a process'\necho done\n"
@@ -520,25 +371,10 @@ async fn a_second_job_sees_nothing_of_the_first() -> Result<()> {
     let out = run.stdout();
     // The second job's own script names the marker (in a pattern its own
     // command line does not match), so look for the first job's names.
-    for name in [
-        format!("secret-{m}"),
-        format!("data-{m}"),
-        format!("sub-{m}"),
-        "found a process".to_owned(),
-    ] {
-        assert!(
-            !out.contains(&name),
-            "the second job saw {name:?} of the first:\n{}",
-            run.summary()
-        );
+    for name in [format!("secret-{m}"), format!("data-{m}"), format!("sub-{m}"), "found a process".to_owned()] {
+        assert!(!out.contains(&name), "the second job saw {name:?} of the first:\n{}", run.summary());
     }
-    let work: BTreeSet<&str> = out
-        .split("\n\n")
-        .next()
-        .unwrap_or("")
-        .lines()
-        .skip(1)
-        .collect();
+    let work: BTreeSet<&str> = out.split("\n\n").next().unwrap_or("").lines().skip(1).collect();
     assert_eq!(
         work,
         BTreeSet::from([".", "..", "main.sh"]),
@@ -557,20 +393,12 @@ async fn without_a_pool_no_container_outlives_its_job() -> Result<()> {
     for i in 0..3 {
         let run = client.run(python(&format!("print({i})"))).await?;
         run.assert_exited_ok();
-        assert!(
-            run.states().iter().any(|s| s == "starting"),
-            "{}",
-            run.summary()
-        );
+        assert!(run.states().iter().any(|s| s == "starting"), "{}", run.summary());
         wait_until_none(instance(&server), REMOVAL).await?;
     }
     let m = metrics(&server).await?;
     assert_eq!(
-        (
-            m["pool"]["hits"].as_u64(),
-            m["pool"]["misses"].as_u64(),
-            m["pool"]["idle"].as_u64()
-        ),
+        (m["pool"]["hits"].as_u64(), m["pool"]["misses"].as_u64(), m["pool"]["idle"].as_u64()),
         (Some(0), Some(3), Some(0)),
         "{m}"
     );

@@ -12,8 +12,8 @@ use std::{collections::BTreeSet, time::Duration};
 use anyhow::Result;
 use coderun_tests::{
     docker::{
-        self, containers, instance, require_docker, server_with_pool, start_marked, wait_for_idle,
-        wait_until_removed, REMOVAL,
+        self, containers, instance, require_docker, server_with_pool, start_marked, wait_for_idle, wait_until_removed,
+        REMOVAL,
     },
     host::Marker,
     programs::{bash, python, sleeper, with},
@@ -31,8 +31,7 @@ async fn container_is_removed_after_a_normal_exit() -> Result<()> {
     let server = server_with_pool(2, "").await?;
     let marker = Marker::new();
     let mut client = Client::ready(&server).await?;
-    let (id, _, container) =
-        start_marked(&server, &mut client, sleeper(&marker, 1), &marker).await?;
+    let (id, _, container) = start_marked(&server, &mut client, sleeper(&marker, 1), &marker).await?;
     let run = client.collect(&id).await?;
     run.assert_exited_ok();
     wait_until_removed(&BTreeSet::from([container]), instance(&server), REMOVAL).await
@@ -45,11 +44,7 @@ async fn container_is_removed_after_a_timeout() -> Result<()> {
     let server = server_with_pool(2, "").await?;
     let marker = Marker::new();
     let mut client = Client::ready(&server).await?;
-    let params = with(
-        sleeper(&marker, 3600),
-        "limits",
-        json!({"wallTimeMs": 3000}),
-    );
+    let params = with(sleeper(&marker, 3600), "limits", json!({"wallTimeMs": 3000}));
     let (id, _, container) = start_marked(&server, &mut client, params, &marker).await?;
     let run = client.collect(&id).await?;
     assert_eq!(run.status(), "timeout", "{}", run.summary());
@@ -75,10 +70,7 @@ async fn container_is_removed_after_the_memory_limit() -> Result<()> {
     let run = client.collect(&id).await?;
     assert_eq!(run.status(), "memory", "{}", run.summary());
     wait_until_removed(&BTreeSet::from([container]), instance(&server), REMOVAL).await?;
-    client
-        .run(python("print('next')"))
-        .await?
-        .assert_exited_ok();
+    client.run(python("print('next')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -89,11 +81,7 @@ async fn container_is_removed_after_cancel() -> Result<()> {
     let server = server_with_pool(2, "").await?;
     let marker = Marker::new();
     let mut client = Client::ready(&server).await?;
-    let params = with(
-        sleeper(&marker, 3600),
-        "limits",
-        json!({"wallTimeMs": 60000}),
-    );
+    let params = with(sleeper(&marker, 3600), "limits", json!({"wallTimeMs": 60000}));
     let (id, _, container) = start_marked(&server, &mut client, params, &marker).await?;
     client.notify("$/cancelRequest", json!({"id": id})).await?;
     let run = client.collect(&id).await?;
@@ -108,19 +96,11 @@ async fn container_is_removed_when_the_client_disconnects() -> Result<()> {
     let server = server_with_pool(2, "").await?;
     let marker = Marker::new();
     let mut client = Client::ready(&server).await?;
-    let params = with(
-        sleeper(&marker, 3600),
-        "limits",
-        json!({"wallTimeMs": 60000}),
-    );
+    let params = with(sleeper(&marker, 3600), "limits", json!({"wallTimeMs": 60000}));
     let (_, _, container) = start_marked(&server, &mut client, params, &marker).await?;
     client.close().await;
     wait_until_removed(&BTreeSet::from([container]), instance(&server), REMOVAL).await?;
-    Client::ready(&server)
-        .await?
-        .run(python("print('next')"))
-        .await?
-        .assert_exited_ok();
+    Client::ready(&server).await?.run(python("print('next')")).await?.assert_exited_ok();
     Ok(())
 }
 
@@ -136,31 +116,17 @@ async fn every_container_is_removed_when_the_server_shuts_down() -> Result<()> {
     // A first job of the language, so that its pool fills.
     client.run(bash("echo 1")).await?.assert_exited_ok();
     wait_for_idle(&server, 2).await?;
-    let params = with(
-        sleeper(&marker, 3600),
-        "limits",
-        json!({"wallTimeMs": 60000}),
-    );
+    let params = with(sleeper(&marker, 3600), "limits", json!({"wallTimeMs": 60000}));
     let (id, _, _) = start_marked(&server, &mut client, params, &marker).await?;
     let before = containers(instance(&server), true).await?;
-    assert_eq!(
-        before.len(),
-        3,
-        "the job's container and two idle ones: {before:?}"
-    );
+    assert_eq!(before.len(), 3, "the job's container and two idle ones: {before:?}");
     server.terminate();
     let answer = client.collect(&id).await;
     let status = server.wait_exit(Duration::from_secs(30)).await?;
     assert!(status.success(), "the server exited with {status}");
-    println!(
-        "the job's end: {:?}",
-        answer.as_ref().map(|r| r.response.clone())
-    );
+    println!("the job's end: {:?}", answer.as_ref().map(|r| r.response.clone()));
     let left = docker::remove_all(instance(&server)).await?;
-    assert!(
-        left.is_empty(),
-        "a server that exited cleanly left containers: {left}"
-    );
+    assert!(left.is_empty(), "a server that exited cleanly left containers: {left}");
     Ok(())
 }
 
@@ -179,15 +145,9 @@ async fn a_server_stopped_while_its_pool_refills_leaves_no_container() -> Result
         // The pool was asked to refill when the job took its container.
         server.terminate();
         let status = server.wait_exit(Duration::from_secs(30)).await?;
-        assert!(
-            status.success(),
-            "round {round}: the server exited with {status}"
-        );
+        assert!(status.success(), "round {round}: the server exited with {status}");
         let left = docker::remove_all(&inst).await?;
-        assert!(
-            left.is_empty(),
-            "round {round}: a server that exited cleanly left containers: {left}"
-        );
+        assert!(left.is_empty(), "round {round}: a server that exited cleanly left containers: {left}");
     }
     Ok(())
 }

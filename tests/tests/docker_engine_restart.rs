@@ -49,16 +49,10 @@ struct EngineCommand {
 fn find_engine() -> Result<(u32, Vec<u32>, EngineCommand)> {
     let mut found = Vec::new();
     for entry in fs::read_dir("/proc")?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
-        if fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == "dockerd")
-            && process_alive(pid)
-        {
+        if fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == "dockerd") && process_alive(pid) {
             found.push(pid);
         }
     }
@@ -68,21 +62,15 @@ fn find_engine() -> Result<(u32, Vec<u32>, EngineCommand)> {
         many => bail!("several dockerd processes run ({many:?}); this test restarts one engine"),
     };
     let raw = fs::read(format!("/proc/{pid}/cmdline")).context("reading dockerd's command line")?;
-    let argv: Vec<OsString> = raw
-        .split(|b| *b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| OsString::from_vec(a.to_vec()))
-        .collect();
+    let argv: Vec<OsString> =
+        raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| OsString::from_vec(a.to_vec())).collect();
     ensure!(!argv.is_empty(), "dockerd's command line is empty");
     let env = fs::read(format!("/proc/{pid}/environ"))
         .unwrap_or_default()
         .split(|b| *b == 0)
         .filter_map(|kv| {
             let i = kv.iter().position(|b| *b == b'=')?;
-            Some((
-                OsString::from_vec(kv[..i].to_vec()),
-                OsString::from_vec(kv[i + 1..].to_vec()),
-            ))
+            Some((OsString::from_vec(kv[..i].to_vec()), OsString::from_vec(kv[i + 1..].to_vec())))
         })
         .collect();
     let cwd = fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_else(|_| PathBuf::from("/"));
@@ -92,21 +80,14 @@ fn find_engine() -> Result<(u32, Vec<u32>, EngineCommand)> {
 fn children_of(parent: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
             continue;
         };
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
+        let ppid =
+            stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
         if ppid == Some(parent) {
             out.push(pid);
         }
@@ -115,20 +96,12 @@ fn children_of(parent: u32) -> Vec<u32> {
 }
 
 fn any_dockerd_alive() -> bool {
-    fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|entry| {
-            let pid = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok());
-            pid.is_some_and(|pid| {
-                fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == "dockerd")
-                    && process_alive(pid)
-            })
+    fs::read_dir("/proc").into_iter().flatten().flatten().any(|entry| {
+        let pid = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok());
+        pid.is_some_and(|pid| {
+            fs::read_to_string(entry.path().join("comm")).is_ok_and(|c| c.trim() == "dockerd") && process_alive(pid)
         })
+    })
 }
 
 impl EngineCommand {
@@ -141,11 +114,7 @@ impl EngineCommand {
             .open(ENGINE_LOG)
             .with_context(|| format!("opening {ENGINE_LOG}"))?;
         let mut cmd = std::process::Command::new(&self.argv[0]);
-        cmd.args(&self.argv[1..])
-            .current_dir(&self.cwd)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
+        cmd.args(&self.argv[1..]).current_dir(&self.cwd).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
         if !self.env.is_empty() {
             cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         }
@@ -157,14 +126,8 @@ impl EngineCommand {
                 Ok(())
             });
         }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {:?}", self.argv))?;
-        println!(
-            "started the engine again: pid {}, {:?}",
-            child.id(),
-            self.argv
-        );
+        let child = cmd.spawn().with_context(|| format!("starting {:?}", self.argv))?;
+        println!("started the engine again: pid {}, {:?}", child.id(), self.argv);
         // Not waited for: it is the machine's engine now, not our child's
         // business; it is reparented when this process exits.
         std::mem::forget(child);
@@ -204,10 +167,7 @@ impl Drop for EngineGuard {
         }
         eprintln!("restoring the Docker engine the test stopped");
         if let Err(e) = self.0.start().and_then(|()| self.0.wait_ready()) {
-            eprintln!(
-                "could not restore the Docker engine: {e:#}; start it with {:?}",
-                self.0.argv
-            );
+            eprintln!("could not restore the Docker engine: {e:#}; start it with {:?}", self.0.argv);
         }
     }
 }
@@ -216,39 +176,25 @@ impl Drop for EngineGuard {
 async fn wait_until_dead(pids: &[u32], limit: Duration) -> Result<()> {
     let deadline = Instant::now() + limit;
     while pids.iter().any(|p| process_alive(*p)) {
-        ensure!(
-            Instant::now() < deadline,
-            "processes {pids:?} still run {limit:?} after SIGTERM"
-        );
+        ensure!(Instant::now() < deadline, "processes {pids:?} still run {limit:?} after SIGTERM");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
 }
 
 #[tokio::test]
-async fn the_engine_restarting_mid_job_ends_the_job_clearly_and_the_server_recovers() -> Result<()>
-{
+async fn the_engine_restarting_mid_job_ends_the_job_clearly_and_the_server_recovers() -> Result<()> {
     require_docker("the_engine_restarting_mid_job_ends_the_job_clearly_and_the_server_recovers");
     let (engine_pid, engine_children, command) = find_engine()?;
-    println!(
-        "the engine: pid {engine_pid}, children {engine_children:?}, {:?}",
-        command.argv
-    );
+    println!("the engine: pid {engine_pid}, children {engine_children:?}, {:?}", command.argv);
     let guard = EngineGuard(command);
 
-    let mut server =
-        Server::start(ServerOptions::default().config("[pool]\nper_key = 2\n")).await?;
+    let mut server = Server::start(ServerOptions::default().config("[pool]\nper_key = 2\n")).await?;
     let inst = server.instance().context("no instance")?.to_owned();
     let mut client = Client::ready(&server).await?;
     client.run(bash("echo warm")).await?.assert_exited_ok();
     let marker = Marker::new();
-    let id = client
-        .start_run(with(
-            sleeper(&marker, 3600),
-            "limits",
-            json!({"wallTimeMs": 60000}),
-        ))
-        .await?;
+    let id = client.start_run(with(sleeper(&marker, 3600), "limits", json!({"wallTimeMs": 60000}))).await?;
     client.wait_for_output(&id, "started").await?;
     container_running(&inst, marker.text(), Duration::from_secs(30)).await?;
 
@@ -263,11 +209,7 @@ async fn the_engine_restarting_mid_job_ends_the_job_clearly_and_the_server_recov
 
     // The running job has ended, with an error that says what happened.
     let run = client.collect(&id).await?;
-    println!(
-        "the running job ended {:?} after the engine was told to stop: {}",
-        stopping.elapsed(),
-        run.response
-    );
+    println!("the running job ended {:?} after the engine was told to stop: {}", stopping.elapsed(), run.response);
     let error = run.error();
     assert_eq!(error["code"], -32603, "{}", run.response);
     let message = error["message"].as_str().unwrap_or("");
@@ -286,10 +228,7 @@ async fn the_engine_restarting_mid_job_ends_the_job_clearly_and_the_server_recov
     // Start the engine again, as it was.
     guard.0.start()?;
     guard.0.wait_ready()?;
-    println!(
-        "the engine answers again, {:?} after it was told to stop",
-        stopping.elapsed()
-    );
+    println!("the engine answers again, {:?} after it was told to stop", stopping.elapsed());
 
     let run = client.run(bash("echo after")).await?;
     run.assert_exited_ok();
@@ -303,16 +242,10 @@ async fn the_engine_restarting_mid_job_ends_the_job_clearly_and_the_server_recov
             println!("the pool recovered: {m}");
             break;
         }
-        ensure!(
-            Instant::now() < deadline,
-            "the pool did not recover: {m}, {on_engine} containers running"
-        );
+        ensure!(Instant::now() < deadline, "the pool did not recover: {m}, {on_engine} containers running");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let second = Client::ready(&server)
-        .await?
-        .run(bash("echo again"))
-        .await?;
+    let second = Client::ready(&server).await?.run(bash("echo again")).await?;
     second.assert_exited_ok();
 
     // Nothing of the jobs before the restart is left once the server has
@@ -320,10 +253,7 @@ async fn the_engine_restarting_mid_job_ends_the_job_clearly_and_the_server_recov
     // docker_backend's a_server_stopped_while_its_pool_refills_...)
     let deadline = Instant::now() + Duration::from_secs(60);
     while get(&server, "/metrics").await?.json()?["pool"]["idle"] != 2 {
-        ensure!(
-            Instant::now() < deadline,
-            "the pool did not refill after the last job"
-        );
+        ensure!(Instant::now() < deadline, "the pool did not refill after the last job");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     server.stop();

@@ -21,8 +21,8 @@ use std::{
 use anyhow::{ensure, Context, Result};
 use coderun_tests::{
     docker::{
-        containers, docker, inspect, instance, metrics, require_docker, server_with_pool,
-        wait_for_idle, wait_until_removed, APPEAR, REMOVAL,
+        containers, docker, inspect, instance, metrics, require_docker, server_with_pool, wait_for_idle,
+        wait_until_removed, APPEAR, REMOVAL,
     },
     programs::{bash, python, with},
     Client,
@@ -34,12 +34,7 @@ const RUNTIMES: &str = "[docker.runtimes]\nbash = \"runsc\"\npython = \"runsc\"\
 
 async fn require_runsc(test: &str) -> Result<()> {
     require_docker(test);
-    let runtimes = docker(&[
-        "info",
-        "--format",
-        "{{range $name, $_ := .Runtimes}}{{println $name}}{{end}}",
-    ])
-    .await?;
+    let runtimes = docker(&["info", "--format", "{{range $name, $_ := .Runtimes}}{{println $name}}{{end}}"]).await?;
     ensure!(
         runtimes.lines().any(|r| r == "runsc"),
         "{test}: the engine has no runsc runtime (scripts/docker-engine registers it): {runtimes}"
@@ -55,10 +50,7 @@ async fn the_container(instance: &str) -> Result<String> {
         if running.len() == 1 {
             return Ok(running.into_iter().next().unwrap());
         }
-        ensure!(
-            Instant::now() < deadline,
-            "instance {instance} does not have one container but {running:?}"
-        );
+        ensure!(Instant::now() < deadline, "instance {instance} does not have one container but {running:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -73,9 +65,7 @@ async fn languages_configured_for_runsc_run_under_it() -> Result<()> {
     let server = server_with_pool(0, RUNTIMES).await?;
     let mut client = Client::ready(&server).await?;
 
-    let run = client
-        .run(python("import sys\nprint('py', sys.version_info[0])\n"))
-        .await?;
+    let run = client.run(python("import sys\nprint('py', sys.version_info[0])\n")).await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "py 3\n", "{}", run.summary());
     let c = json!({"language": "c", "files": [{"path": "main.c",
@@ -91,23 +81,17 @@ async fn languages_configured_for_runsc_run_under_it() -> Result<()> {
         ("bash", "main.sh", "echo started\nsleep 3600\n", "runsc"),
         ("ruby", "main.rb", rb_slow, "runc"),
     ] {
-        let params = json!({"language": language, "files": [{"path": path, "content": code}], "limits": {"wallTimeMs": 60000}});
+        let params =
+            json!({"language": language, "files": [{"path": path, "content": code}], "limits": {"wallTimeMs": 60000}});
         let id = client.start_run(params).await?;
         client.wait_for_output(&id, "started").await?;
         let container = the_container(instance(&server)).await?;
         let h = inspect(&container).await?["HostConfig"].clone();
         // The engine's default runtime is named "runc", or left empty.
-        let seen = h["Runtime"]
-            .as_str()
-            .filter(|r| !r.is_empty())
-            .unwrap_or("runc");
+        let seen = h["Runtime"].as_str().filter(|r| !r.is_empty()).unwrap_or("runc");
         assert_eq!(seen, runtime, "{language}'s container: {h}");
         client.notify("$/cancelRequest", json!({"id": id})).await?;
-        assert_eq!(
-            client.collect(&id).await?.status(),
-            "cancelled",
-            "{language}"
-        );
+        assert_eq!(client.collect(&id).await?.status(), "cancelled", "{language}");
         wait_until_removed(&BTreeSet::from([container]), instance(&server), REMOVAL).await?;
     }
     Ok(())
@@ -127,32 +111,17 @@ async fn a_job_with_its_own_limits_gets_a_container_made_with_them() -> Result<(
     wait_for_idle(&server, 1).await?;
     client.run(bash("echo two")).await?.assert_exited_ok();
     let m = wait_for_idle(&server, 1).await?;
-    assert_eq!(
-        (m["pool"]["hits"].as_u64(), m["pool"]["misses"].as_u64()),
-        (Some(1), Some(1)),
-        "{m}"
-    );
+    assert_eq!((m["pool"]["hits"].as_u64(), m["pool"]["misses"].as_u64()), (Some(1), Some(1)), "{m}");
 
     let waiting = containers(&inst, false).await?;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
-    let params = with(
-        bash("echo started\nsleep 3600\n"),
-        "limits",
-        json!({"memoryBytes": 200 * MIB, "processes": 40}),
-    );
+    let params = with(bash("echo started\nsleep 3600\n"), "limits", json!({"memoryBytes": 200 * MIB, "processes": 40}));
     let id = client.start_run(params).await?;
     client.wait_for_output(&id, "started").await?;
     let now = containers(&inst, false).await?;
-    assert!(
-        now.is_superset(&waiting),
-        "the waiting container was taken: {waiting:?} → {now:?}"
-    );
+    assert!(now.is_superset(&waiting), "the waiting container was taken: {waiting:?} → {now:?}");
     let mine: Vec<_> = now.difference(&waiting).cloned().collect();
-    assert_eq!(
-        mine.len(),
-        1,
-        "not one new container: {waiting:?} → {now:?}"
-    );
+    assert_eq!(mine.len(), 1, "not one new container: {waiting:?} → {now:?}");
     let h = inspect(&mine[0]).await?["HostConfig"].clone();
     assert_eq!(h["Runtime"], "runsc");
     assert_eq!(h["Memory"], json!(200 * MIB), "{h}");

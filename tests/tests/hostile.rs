@@ -16,10 +16,7 @@ use std::{
 };
 
 use coderun_tests::{
-    contain::{
-        assert_not_refused, bash_guard, contain, contain_with, with_args_and_limits,
-        PYTHON_DISK_GUARD,
-    },
+    contain::{assert_not_refused, bash_guard, contain, contain_with, with_args_and_limits, PYTHON_DISK_GUARD},
     host::{cgroups_under, containers_of, wait_until_process_with, Marker, Snapshot},
     http::get,
     programs::{bash, python, sleeper},
@@ -52,17 +49,10 @@ impl Scene {
         // The warm pool is off here, so that every cgroup that appears
         // belongs to the job under test (tests/warm_pool.rs covers pooled
         // sandboxes and their removal).
-        let config =
-            format!("[native]\ncgroup_parent = \"{cgroup_parent}\"\n[pool]\nper_key = 0\n");
+        let config = format!("[native]\ncgroup_parent = \"{cgroup_parent}\"\n[pool]\nper_key = 0\n");
         let server = Server::start(ServerOptions::default().run_slots(3).config(&config)).await?;
         let before = Snapshot::take(&cgroup_parent).with_containers_of(server.instance());
-        Ok(Scene {
-            server,
-            cgroup_parent,
-            before,
-            marker,
-            _serial: serial,
-        })
+        Ok(Scene { server, cgroup_parent, before, marker, _serial: serial })
     }
 
     /// Checks the host is clean and the server still healthy and serving.
@@ -70,10 +60,7 @@ impl Scene {
         self.before.assert_nothing_left(&self.marker).await?;
         assert!(self.server.is_alive(), "the server died");
         assert_eq!(get(&self.server, "/healthz").await?.status, 200);
-        let run = Client::ready(&self.server)
-            .await?
-            .run(python("print('after')"))
-            .await?;
+        let run = Client::ready(&self.server).await?.run(python("print('after')")).await?;
         run.assert_exited_ok();
         Ok(())
     }
@@ -91,11 +78,8 @@ impl Drop for Scene {
 /// Parses lines `key value` the hostile programs print about themselves.
 fn reported(run: &JobRun, key: &str) -> String {
     let stdout = run.stdout();
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key} ")));
-    line.unwrap_or_else(|| panic!("the program did not report {key:?}:\n{}", run.summary()))
-        .to_owned()
+    let line = stdout.lines().find_map(|l| l.strip_prefix(&format!("{key} ")));
+    line.unwrap_or_else(|| panic!("the program did not report {key:?}:\n{}", run.summary())).to_owned()
 }
 
 /// The checks below can see a job: while one runs, its processes carry the
@@ -107,11 +91,7 @@ fn reported(run: &JobRun, key: &str) -> String {
 async fn leftover_checks_see_a_running_job() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
     let mut client = Client::ready(&scene.server).await?;
-    let params = with_args_and_limits(
-        sleeper(&scene.marker, 50),
-        &[],
-        json!({"wallTimeMs": 60000}),
-    );
+    let params = with_args_and_limits(sleeper(&scene.marker, 50), &[], json!({"wallTimeMs": 60000}));
     let id = client.start_run(params).await?;
     client.wait_for_output(&id, "started").await?;
     let processes = wait_until_process_with(scene.marker.text(), Duration::from_secs(10)).await?;
@@ -119,19 +99,12 @@ async fn leftover_checks_see_a_running_job() -> anyhow::Result<()> {
         // The Docker backend's jobs are containers, not cgroups of ours.
         Some(instance) => {
             let containers = containers_of(instance);
-            assert!(
-                !containers.is_empty(),
-                "no container of instance {instance} while a job runs"
-            );
+            assert!(!containers.is_empty(), "no container of instance {instance} while a job runs");
             println!("while running: processes {processes:?}, containers {containers:?}");
         }
         None => {
             let cgroups = cgroups_under(&scene.cgroup_parent);
-            assert!(
-                !cgroups.is_empty(),
-                "no cgroup under {} while a job runs",
-                scene.cgroup_parent
-            );
+            assert!(!cgroups.is_empty(), "no cgroup under {} while a job runs", scene.cgroup_parent);
             println!("while running: processes {processes:?}, cgroups {cgroups:?}");
         }
     }
@@ -147,23 +120,12 @@ async fn leftover_checks_see_a_running_job() -> anyhow::Result<()> {
 #[tokio::test]
 async fn fork_bomb_is_contained() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
-    let code = format!(
-        "{}:(){{ :|:& }};:\nwhile :; do :; done\n",
-        bash_guard(&scene.server)
-    );
-    let params = with_args_and_limits(
-        bash(&code),
-        &[scene.marker.text()],
-        json!({"wallTimeMs": 5000}),
-    );
+    let code = format!("{}:(){{ :|:& }};:\nwhile :; do :; done\n", bash_guard(&scene.server));
+    let params = with_args_and_limits(bash(&code), &[scene.marker.text()], json!({"wallTimeMs": 5000}));
     let run = contain(&scene.server, params).await?;
     assert_not_refused(&run);
     let status = run.status();
-    assert!(
-        ["timeout", "cpuTime", "memory"].contains(&status),
-        "the bomb ended with {status}:\n{}",
-        run.summary()
-    );
+    assert!(["timeout", "cpuTime", "memory"].contains(&status), "the bomb ended with {status}:\n{}", run.summary());
     scene.assert_clean_after().await
 }
 
@@ -172,11 +134,7 @@ async fn fork_bomb_is_contained() -> anyhow::Result<()> {
 async fn huge_allocation_ends_with_memory_status() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
     let code = "import sys\nprint('started', flush=True)\nb = bytearray(1 << 30)\nprint('allocated', len(b))\n";
-    let params = with_args_and_limits(
-        python(code),
-        &[scene.marker.text()],
-        json!({"memoryBytes": 256 << 20}),
-    );
+    let params = with_args_and_limits(python(code), &[scene.marker.text()], json!({"memoryBytes": 256 << 20}));
     let run = contain(&scene.server, params).await?;
     assert_eq!(run.status(), "memory", "{}", run.summary());
     assert!(!run.stdout().contains("allocated"), "{}", run.summary());
@@ -189,11 +147,7 @@ async fn cpu_spin_ends_with_cpu_time_status() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
     let code = "print('started', flush=True)\nwhile True:\n    pass\n";
     let limits = json!({"cpuTimeMs": 1000, "wallTimeMs": 30000});
-    let run = contain(
-        &scene.server,
-        with_args_and_limits(python(code), &[scene.marker.text()], limits),
-    )
-    .await?;
+    let run = contain(&scene.server, with_args_and_limits(python(code), &[scene.marker.text()], limits)).await?;
     assert_eq!(run.status(), "cpuTime", "{}", run.summary());
     scene.assert_clean_after().await
 }
@@ -202,22 +156,11 @@ async fn cpu_spin_ends_with_cpu_time_status() -> anyhow::Result<()> {
 #[tokio::test]
 async fn sleep_past_wall_time_ends_with_timeout() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
-    let code = format!(
-        "echo started\nsleep {}\necho woke\n",
-        scene.marker.sleep_args(3600)
-    );
-    let run = contain(
-        &scene.server,
-        with_args_and_limits(bash(&code), &[], json!({"wallTimeMs": 1000})),
-    )
-    .await?;
+    let code = format!("echo started\nsleep {}\necho woke\n", scene.marker.sleep_args(3600));
+    let run = contain(&scene.server, with_args_and_limits(bash(&code), &[], json!({"wallTimeMs": 1000}))).await?;
     assert_eq!(run.status(), "timeout", "{}", run.summary());
     assert_eq!(run.result()["exitCode"], json!(null));
-    assert!(
-        run.result()["signal"].is_string(),
-        "a timeout names how it was killed: {}",
-        run.summary()
-    );
+    assert!(run.result()["signal"].is_string(), "a timeout names how it was killed: {}", run.summary());
     scene.assert_clean_after().await
 }
 
@@ -241,10 +184,7 @@ async fn daemon_that_leaves_its_session_is_killed() -> anyhow::Result<()> {
             if found.len() >= 2 {
                 return Ok(());
             }
-            anyhow::ensure!(
-                std::time::Instant::now() < deadline,
-                "the daemons never ran: {found:?}"
-            );
+            anyhow::ensure!(std::time::Instant::now() < deadline, "the daemons never ran: {found:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
@@ -260,15 +200,8 @@ async fn daemon_that_leaves_its_session_is_killed() -> anyhow::Result<()> {
 #[tokio::test]
 async fn daemon_holding_stdout_does_not_keep_the_job_alive() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
-    let code = format!(
-        "echo started\nsetsid sleep {} &\necho parent done\n",
-        scene.marker.sleep_args(3600)
-    );
-    let run = contain(
-        &scene.server,
-        with_args_and_limits(bash(&code), &[], json!({"wallTimeMs": 30000})),
-    )
-    .await?;
+    let code = format!("echo started\nsetsid sleep {} &\necho parent done\n", scene.marker.sleep_args(3600));
+    let run = contain(&scene.server, with_args_and_limits(bash(&code), &[], json!({"wallTimeMs": 30000}))).await?;
     run.assert_exited_ok();
     scene.assert_clean_after().await
 }
@@ -292,24 +225,14 @@ async fn output_flood_is_cut_at_the_limit_and_server_memory_stays_flat() -> anyh
     };
     let code = "import sys\nprint('started', flush=True)\nb = b'x' * 65536\nfor _ in range(16384):\n    sys.stdout.buffer.write(b)\n";
     let limits = json!({"outputBytes": limit, "wallTimeMs": 30000});
-    let run = contain(
-        &scene.server,
-        with_args_and_limits(python(code), &[scene.marker.text()], limits),
-    )
-    .await?;
+    let run = contain(&scene.server, with_args_and_limits(python(code), &[scene.marker.text()], limits)).await?;
     sampler.abort();
     assert_eq!(run.status(), "outputLimit", "{}", run.summary());
     assert_eq!(run.result()["outputTruncated"], json!(true));
     let received: usize = run.outputs().iter().map(|(_, t)| t.len()).sum();
     assert_eq!(received, limit, "bytes received versus outputBytes");
-    let grew = peak
-        .load(Ordering::Relaxed)
-        .saturating_sub(baseline as usize);
-    assert!(
-        grew < 100 << 20,
-        "the server's RSS grew by {} MiB",
-        grew >> 20
-    );
+    let grew = peak.load(Ordering::Relaxed).saturating_sub(baseline as usize);
+    assert!(grew < 100 << 20, "the server's RSS grew by {} MiB", grew >> 20);
     scene.assert_clean_after().await
 }
 
@@ -320,19 +243,12 @@ async fn filling_the_disk_fails_inside_the_sandbox_only() -> anyhow::Result<()> 
     let scene = Scene::new().await?;
     let code = format!("{PYTHON_DISK_GUARD}{DISK_FILL}");
     let limits = json!({"wallTimeMs": 30000, "memoryBytes": 1 << 30});
-    let run = contain(
-        &scene.server,
-        with_args_and_limits(python(&code), &[scene.marker.text()], limits),
-    )
-    .await?;
+    let run = contain(&scene.server, with_args_and_limits(python(&code), &[scene.marker.text()], limits)).await?;
     assert_not_refused(&run);
     run.assert_exited_ok();
     for dir in [".", "/tmp"] {
         let err = reported(&run, dir);
-        assert!(
-            ["ENOSPC", "EFBIG", "EDQUOT"].contains(&err.as_str()),
-            "writing to {dir} ended with {err}"
-        );
+        assert!(["ENOSPC", "EFBIG", "EDQUOT"].contains(&err.as_str()), "writing to {dir} ended with {err}");
     }
     scene.assert_clean_after().await
 }
@@ -343,11 +259,7 @@ async fn opening_many_files_stops_at_the_limit() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
     let code = OPEN_MANY;
     let limits = json!({"openFiles": 100});
-    let run = contain(
-        &scene.server,
-        with_args_and_limits(python(code), &[scene.marker.text()], limits),
-    )
-    .await?;
+    let run = contain(&scene.server, with_args_and_limits(python(code), &[scene.marker.text()], limits)).await?;
     run.assert_exited_ok();
     assert_eq!(reported(&run, "error"), "EMFILE", "{}", run.summary());
     let opened: usize = reported(&run, "opened").parse()?;
@@ -373,25 +285,12 @@ async fn host_loopback_is_unreachable() -> anyhow::Result<()> {
         })
     };
     let code = CONNECT_LOOPBACK;
-    let params = with_args_and_limits(
-        python(code),
-        &[&port.to_string(), scene.marker.text()],
-        json!({}),
-    );
+    let params = with_args_and_limits(python(code), &[&port.to_string(), scene.marker.text()], json!({}));
     let run = contain(&scene.server, params).await?;
     acceptor.abort();
     run.assert_exited_ok();
-    assert_eq!(
-        accepted.load(Ordering::Relaxed),
-        0,
-        "the job reached the host's listener"
-    );
-    assert_eq!(
-        reported(&run, "connect"),
-        "ECONNREFUSED",
-        "{}",
-        run.summary()
-    );
+    assert_eq!(accepted.load(Ordering::Relaxed), 0, "the job reached the host's listener");
+    assert_eq!(reported(&run, "connect"), "ECONNREFUSED", "{}", run.summary());
     assert_eq!(reported(&run, "interfaces"), "lo", "{}", run.summary());
     scene.assert_clean_after().await
 }
@@ -402,18 +301,9 @@ async fn host_loopback_is_unreachable() -> anyhow::Result<()> {
 async fn outside_address_is_unreachable_at_once() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
     let code = CONNECT_OUTSIDE;
-    let run = contain(
-        &scene.server,
-        with_args_and_limits(python(code), &[scene.marker.text()], json!({})),
-    )
-    .await?;
+    let run = contain(&scene.server, with_args_and_limits(python(code), &[scene.marker.text()], json!({}))).await?;
     run.assert_exited_ok();
-    assert_eq!(
-        reported(&run, "connect"),
-        "ENETUNREACH",
-        "{}",
-        run.summary()
-    );
+    assert_eq!(reported(&run, "connect"), "ENETUNREACH", "{}", run.summary());
     scene.assert_clean_after().await
 }
 
@@ -422,24 +312,14 @@ async fn outside_address_is_unreachable_at_once() -> anyhow::Result<()> {
 async fn host_secrets_are_not_readable() -> anyhow::Result<()> {
     let scene = Scene::new().await?;
     let code = READ_SECRETS;
-    let run = contain(
-        &scene.server,
-        with_args_and_limits(python(code), &[scene.marker.text()], json!({})),
-    )
-    .await?;
+    let run = contain(&scene.server, with_args_and_limits(python(code), &[scene.marker.text()], json!({}))).await?;
     run.assert_exited_ok();
     for name in ["shadow", "root"] {
         let outcome = reported(&run, name);
-        assert!(
-            !outcome.starts_with("ok"),
-            "the job could read {name}: {outcome}"
-        );
+        assert!(!outcome.starts_with("ok"), "the job could read {name}: {outcome}");
     }
     let home = reported(&run, "home");
-    assert!(
-        !home.starts_with("ok") || home == "ok []",
-        "the job sees home directories: {home}"
-    );
+    assert!(!home.starts_with("ok") || home == "ok []", "the job sees home directories: {home}");
     scene.assert_clean_after().await
 }
 
@@ -453,11 +333,7 @@ async fn kill_all_harms_only_the_job() -> anyhow::Result<()> {
         bash_guard(&scene.server),
         scene.marker.sleep_args(3600)
     );
-    let run = contain(
-        &scene.server,
-        with_args_and_limits(bash(&code), &[], json!({"wallTimeMs": 10000})),
-    )
-    .await?;
+    let run = contain(&scene.server, with_args_and_limits(bash(&code), &[], json!({"wallTimeMs": 10000}))).await?;
     assert_not_refused(&run);
     assert_ne!(run.status(), "cancelled", "{}", run.summary());
     scene.assert_clean_after().await

@@ -46,10 +46,7 @@ const PYTHON: Lang = Lang {
     id: "python",
     compiled: false,
     hello: &[("main.py", "print(\"Hello, world!\")\n")],
-    upper: &[(
-        "main.py",
-        "import sys\nfor line in sys.stdin:\n    print(line.rstrip('\\n').upper())\n",
-    )],
+    upper: &[("main.py", "import sys\nfor line in sys.stdin:\n    print(line.rstrip('\\n').upper())\n")],
     broken: &[("main.py", "print(\"unclosed\"\n")],
     broken_file: "main.py",
     reports_on_stdout: false,
@@ -57,14 +54,8 @@ const PYTHON: Lang = Lang {
     crash_ends: Crash::Exit(1),
     crash_says: "ValueError: boom",
     multi: &[
-        (
-            "main.py",
-            "from lib.helper import greet\nprint(greet('multi'))\n",
-        ),
-        (
-            "lib/helper.py",
-            "def greet(n):\n    return f'hello from {n}'\n",
-        ),
+        ("main.py", "from lib.helper import greet\nprint(greet('multi'))\n"),
+        ("lib/helper.py", "def greet(n):\n    return f'hello from {n}'\n"),
     ],
     args: &[("main.py", "import sys\nprint('|'.join(sys.argv[1:]))\n")],
 };
@@ -142,24 +133,15 @@ const BASH: Lang = Lang {
     id: "bash",
     compiled: false,
     hello: &[("main.sh", "echo \"Hello, world!\"\n")],
-    upper: &[(
-        "main.sh",
-        "while IFS= read -r line; do\n  echo \"${line^^}\"\ndone\n",
-    )],
+    upper: &[("main.sh", "while IFS= read -r line; do\n  echo \"${line^^}\"\ndone\n")],
     broken: &[("main.sh", "if true; then\n  echo never\n")],
     broken_file: "main.sh",
     reports_on_stdout: false,
-    crash: &[(
-        "main.sh",
-        "set -e\necho before\ncat /no/such/file\necho after\n",
-    )],
+    crash: &[("main.sh", "set -e\necho before\ncat /no/such/file\necho after\n")],
     crash_ends: Crash::Exit(1),
     crash_says: "No such file",
     multi: &[
-        (
-            "main.sh",
-            "source \"$(dirname \"$0\")/lib/helper.sh\"\ngreet multi\n",
-        ),
+        ("main.sh", "source \"$(dirname \"$0\")/lib/helper.sh\"\ngreet multi\n"),
         ("lib/helper.sh", "greet() { echo \"hello from $1\"; }\n"),
     ],
     args: &[("main.sh", "(IFS='|'; echo \"$*\")\n")],
@@ -264,37 +246,21 @@ const RUBY: Lang = Lang {
     id: "ruby",
     compiled: false,
     hello: &[("main.rb", "puts \"Hello, world!\"\n")],
-    upper: &[(
-        "main.rb",
-        "STDIN.each_line do |line|\n  puts line.chomp.upcase\nend\n",
-    )],
+    upper: &[("main.rb", "STDIN.each_line do |line|\n  puts line.chomp.upcase\nend\n")],
     broken: &[("main.rb", "def f\n  puts \"never\"\n")],
     broken_file: "main.rb",
     reports_on_stdout: false,
-    crash: &[(
-        "main.rb",
-        "def f\n  raise ArgumentError, \"boom\"\nend\nf\n",
-    )],
+    crash: &[("main.rb", "def f\n  raise ArgumentError, \"boom\"\nend\nf\n")],
     crash_ends: Crash::Exit(1),
     crash_says: "boom (ArgumentError)",
     multi: &[
-        (
-            "main.rb",
-            "require_relative \"lib/helper\"\nputs greet(\"multi\")\n",
-        ),
-        (
-            "lib/helper.rb",
-            "def greet(n)\n  \"hello from #{n}\"\nend\n",
-        ),
+        ("main.rb", "require_relative \"lib/helper\"\nputs greet(\"multi\")\n"),
+        ("lib/helper.rb", "def greet(n)\n  \"hello from #{n}\"\nend\n"),
     ],
     args: &[("main.rb", "puts ARGV.join(\"|\")\n")],
 };
 
-async fn run(
-    lang: &Lang,
-    files: &[(&str, &str)],
-    extra: &[(&str, serde_json::Value)],
-) -> anyhow::Result<JobRun> {
+async fn run(lang: &Lang, files: &[(&str, &str)], extra: &[(&str, serde_json::Value)]) -> anyhow::Result<JobRun> {
     let server = Server::start_default().await?;
     let mut client = Client::ready(&server).await?;
     let mut params = job(lang.id, files);
@@ -305,24 +271,15 @@ async fn run(
 }
 
 fn stage_names(run: &JobRun) -> Vec<String> {
-    let stages = run.result()["stages"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no stages: {}", run.response));
-    stages
-        .iter()
-        .map(|s| s["name"].as_str().unwrap_or_default().to_owned())
-        .collect()
+    let stages = run.result()["stages"].as_array().unwrap_or_else(|| panic!("no stages: {}", run.response));
+    stages.iter().map(|s| s["name"].as_str().unwrap_or_default().to_owned()).collect()
 }
 
 async fn hello_world_prints_exactly(lang: &Lang) -> anyhow::Result<()> {
     let run = run(lang, lang.hello, &[]).await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "Hello, world!\n", "{}", run.summary());
-    let expected: &[&str] = if lang.compiled {
-        &["build", "run"]
-    } else {
-        &["run"]
-    };
+    let expected: &[&str] = if lang.compiled { &["build", "run"] } else { &["run"] };
     assert_eq!(stage_names(&run), expected, "{}", run.response);
     Ok(())
 }
@@ -333,41 +290,19 @@ async fn stdin_is_read_and_echoed_transformed(lang: &Lang) -> anyhow::Result<()>
     // Whether `ö` is upper-cased depends on the language and the locale; that
     // it arrives intact, as UTF-8, does not.
     let out = run.stdout();
-    assert!(
-        out == "HELLO\nWÖRLD\n" || out == "HELLO\nWöRLD\n",
-        "{}",
-        run.summary()
-    );
+    assert!(out == "HELLO\nWÖRLD\n" || out == "HELLO\nWöRLD\n", "{}", run.summary());
     Ok(())
 }
 
 async fn broken_program_is_reported_with_compiler_text(lang: &Lang) -> anyhow::Result<()> {
     let run = run(lang, lang.broken, &[]).await?;
-    let (stream, report) = if lang.reports_on_stdout {
-        ("stdout", run.stdout())
-    } else {
-        ("stderr", run.stderr())
-    };
-    assert!(
-        report.contains(lang.broken_file),
-        "{stream} should mention {}: {}",
-        lang.broken_file,
-        run.summary()
-    );
+    let (stream, report) = if lang.reports_on_stdout { ("stdout", run.stdout()) } else { ("stderr", run.stderr()) };
+    assert!(report.contains(lang.broken_file), "{stream} should mention {}: {}", lang.broken_file, run.summary());
     let exit_code = run.result()["exitCode"].as_i64();
-    assert!(
-        exit_code.is_some_and(|c| c != 0),
-        "expected a nonzero exit code: {}",
-        run.summary()
-    );
+    assert!(exit_code.is_some_and(|c| c != 0), "expected a nonzero exit code: {}", run.summary());
     if lang.compiled {
         assert_eq!(run.status(), "buildFailed", "{}", run.summary());
-        assert_eq!(
-            stage_names(&run),
-            ["build"],
-            "no run stage after a failed build: {}",
-            run.response
-        );
+        assert_eq!(stage_names(&run), ["build"], "no run stage after a failed build: {}", run.response);
     } else {
         assert_eq!(run.status(), "exited", "{}", run.summary());
     }
@@ -387,12 +322,7 @@ async fn runtime_crash_is_reported(lang: &Lang) -> anyhow::Result<()> {
             assert_eq!(run.result()["exitCode"], json!(code), "{}", run.summary());
         }
     }
-    assert!(
-        run.stderr().contains(lang.crash_says),
-        "stderr should contain {:?}: {}",
-        lang.crash_says,
-        run.summary()
-    );
+    assert!(run.stderr().contains(lang.crash_says), "stderr should contain {:?}: {}", lang.crash_says, run.summary());
     Ok(())
 }
 
@@ -404,12 +334,7 @@ async fn files_in_subdirectories_work_together(lang: &Lang) -> anyhow::Result<()
 }
 
 async fn args_reach_the_program(lang: &Lang) -> anyhow::Result<()> {
-    let run = run(
-        lang,
-        lang.args,
-        &[("args", json!(["one", "two words", "ünï", ""]))],
-    )
-    .await?;
+    let run = run(lang, lang.args, &[("args", json!(["one", "two words", "ünï", ""]))]).await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "one|two words|ünï|\n", "{}", run.summary());
     Ok(())

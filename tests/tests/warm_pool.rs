@@ -17,9 +17,7 @@ use coderun_tests::{
 use serde_json::Value;
 
 async fn metrics(server: &Server) -> Result<Value> {
-    Ok(serde_json::from_str(
-        &get(server, "/metrics").await?.text(),
-    )?)
+    Ok(serde_json::from_str(&get(server, "/metrics").await?.text())?)
 }
 
 /// The sandboxes that exist now: on the native backend, the names
@@ -57,10 +55,8 @@ impl Drop for Parent {
 async fn jobs_take_waiting_sandboxes_and_each_is_removed_after_its_job() -> Result<()> {
     let parent = Parent(format!("coderun-test-{}", Marker::new().text()));
     // Prefilled (on Docker the suites' default is to fill on first use).
-    let config = format!(
-        "[native]\ncgroup_parent = \"{}\"\n[pool]\nper_key = 1\nmax_total = 4\nprefill = true\n",
-        parent.0
-    );
+    let config =
+        format!("[native]\ncgroup_parent = \"{}\"\n[pool]\nper_key = 1\nmax_total = 4\nprefill = true\n", parent.0);
     let mut server = Server::start(ServerOptions::default().config(&config)).await?;
     let instance = server.instance().map(str::to_owned);
     let instance = instance.as_deref();
@@ -72,16 +68,9 @@ async fn jobs_take_waiting_sandboxes_and_each_is_removed_after_its_job() -> Resu
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let waiting = sandboxes(&parent.0, instance);
-    assert!(
-        !waiting.is_empty(),
-        "the pool started no sandbox: {}",
-        metrics(&server).await?
-    );
+    assert!(!waiting.is_empty(), "the pool started no sandbox: {}", metrics(&server).await?);
 
-    let run = Client::ready(&server)
-        .await?
-        .run(python("print('warm')"))
-        .await?;
+    let run = Client::ready(&server).await?.run(python("print('warm')")).await?;
     run.assert_exited_ok();
     assert_eq!(run.stdout(), "warm\n");
     let m = metrics(&server).await?;
@@ -95,19 +84,13 @@ async fn jobs_take_waiting_sandboxes_and_each_is_removed_after_its_job() -> Resu
     })
     .await?;
     server.stop();
-    wait_for("every sandbox to be removed at shutdown", || {
-        sandboxes(&parent.0, instance).is_empty()
-    })
-    .await
+    wait_for("every sandbox to be removed at shutdown", || sandboxes(&parent.0, instance).is_empty()).await
 }
 
 #[tokio::test]
 async fn without_a_pool_every_job_starts_its_own_sandbox() -> Result<()> {
     let parent = Parent(format!("coderun-test-{}", Marker::new().text()));
-    let config = format!(
-        "[native]\ncgroup_parent = \"{}\"\n[pool]\nper_key = 0\n",
-        parent.0
-    );
+    let config = format!("[native]\ncgroup_parent = \"{}\"\n[pool]\nper_key = 0\n", parent.0);
     let server = Server::start(ServerOptions::default().config(&config)).await?;
     let instance = server.instance();
     let mut client = Client::ready(&server).await?;
@@ -115,13 +98,6 @@ async fn without_a_pool_every_job_starts_its_own_sandbox() -> Result<()> {
         client.run(python("print(1)")).await?.assert_exited_ok();
     }
     let m = metrics(&server).await?;
-    assert_eq!(
-        (m["pool"]["hits"].as_u64(), m["pool"]["misses"].as_u64()),
-        (Some(0), Some(2)),
-        "{m}"
-    );
-    wait_for("no sandbox to be left", || {
-        sandboxes(&parent.0, instance).is_empty()
-    })
-    .await
+    assert_eq!((m["pool"]["hits"].as_u64(), m["pool"]["misses"].as_u64()), (Some(0), Some(2)), "{m}");
+    wait_for("no sandbox to be left", || sandboxes(&parent.0, instance).is_empty()).await
 }

@@ -58,12 +58,7 @@ impl Runner {
             .expect("runner starts");
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().unwrap();
-        let mut runner = Runner {
-            child,
-            stdin,
-            stdout,
-            dir,
-        };
+        let mut runner = Runner { child, stdin, stdout, dir };
         match runner.recv().await {
             RunnerMsg::Ready { version } => assert!(!version.is_empty()),
             other => panic!("expected Ready, got {other:?}"),
@@ -77,9 +72,7 @@ impl Runner {
 
     pub async fn send(&mut self, msg: HostMsg) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
-        wire::write_frame(stdin, &msg)
-            .await
-            .expect("runner reads its stdin");
+        wire::write_frame(stdin, &msg).await.expect("runner reads its stdin");
     }
 
     /// The next frame; `None` once the runner's stdout is closed.
@@ -101,10 +94,7 @@ impl Runner {
 
     /// Waits for the runner to exit; returns its exit code.
     pub async fn wait(&mut self) -> Option<i32> {
-        let status = tokio::time::timeout(FRAME_TIMEOUT, self.child.wait())
-            .await
-            .expect("runner exits")
-            .unwrap();
+        let status = tokio::time::timeout(FRAME_TIMEOUT, self.child.wait()).await.expect("runner exits").unwrap();
         status.code()
     }
 
@@ -154,8 +144,7 @@ impl Runner {
 
     /// A file the stage wrote in the runner's directory.
     pub fn read(&self, path: &str) -> String {
-        std::fs::read_to_string(self.dir.join(path))
-            .unwrap_or_else(|e| panic!("reading {path}: {e}"))
+        std::fs::read_to_string(self.dir.join(path)).unwrap_or_else(|e| panic!("reading {path}: {e}"))
     }
 }
 
@@ -227,27 +216,18 @@ pub fn sh(script: &str) -> StageSpec {
 }
 
 pub fn file(path: &str, content: &str) -> File {
-    File {
-        path: path.into(),
-        content: content.as_bytes().to_vec(),
-        executable: false,
-    }
+    File { path: path.into(), content: content.as_bytes().to_vec(), executable: false }
 }
 
 /// Whether a process with this pid exists (zombies included).
 pub fn alive(pid: i32) -> bool {
     // Safety: signal 0 only checks for existence.
-    unsafe {
-        libc::kill(pid, 0) == 0
-            || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-    }
+    unsafe { libc::kill(pid, 0) == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH) }
 }
 
 /// Pids written one per line (or space-separated) by a stage.
 pub fn pids(text: &str) -> Vec<i32> {
-    text.split_whitespace()
-        .map(|s| s.parse().expect("a pid"))
-        .collect()
+    text.split_whitespace().map(|s| s.parse().expect("a pid")).collect()
 }
 
 /// Pids whose parent is `parent`, from `/proc`.
@@ -261,12 +241,7 @@ pub fn children_of(parent: i32) -> Vec<i32> {
             continue;
         };
         let after_name = &stat[stat.rfind(')').unwrap() + 1..];
-        let ppid: i32 = after_name
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
+        let ppid: i32 = after_name.split_whitespace().nth(1).unwrap().parse().unwrap();
         if ppid == parent {
             found.push(pid);
         }

@@ -13,10 +13,7 @@ pub struct Placeholders {
 /// a word and become zero or more words; the other placeholders may appear
 /// inside a word. A student's arguments are never parsed: each is one word.
 pub fn expand(template: &[String], p: &Placeholders) -> Vec<String> {
-    let stem = std::path::Path::new(&p.entry)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stem = std::path::Path::new(&p.entry).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let mut argv = Vec::with_capacity(template.len() + p.args.len() + p.sources.len());
     for word in template {
         match word.as_str() {
@@ -48,39 +45,13 @@ mod tests {
             args: words(&["x y", "{entry}"]),
             memory_bytes: 42,
         };
-        let got = expand(
-            &words(&[
-                "javac",
-                "-J-XX:MaxRAM={memory_bytes}",
-                "{sources}",
-                "{entry_stem}",
-                "{args}",
-            ]),
-            &p,
-        );
-        assert_eq!(
-            got,
-            words(&[
-                "javac",
-                "-J-XX:MaxRAM=42",
-                "a.java",
-                "pkg/Main.java",
-                "Main",
-                "x y",
-                "{entry}"
-            ])
-        );
+        let got = expand(&words(&["javac", "-J-XX:MaxRAM={memory_bytes}", "{sources}", "{entry_stem}", "{args}"]), &p);
+        assert_eq!(got, words(&["javac", "-J-XX:MaxRAM=42", "a.java", "pkg/Main.java", "Main", "x y", "{entry}"]));
     }
 
     #[test]
     fn empty_args_vanish() {
-        let p = Placeholders {
-            entry: "main.py".into(),
-            ..Default::default()
-        };
-        assert_eq!(
-            expand(&words(&["python3", "{entry}", "{args}"]), &p),
-            words(&["python3", "main.py"])
-        );
+        let p = Placeholders { entry: "main.py".into(), ..Default::default() };
+        assert_eq!(expand(&words(&["python3", "{entry}", "{args}"]), &p), words(&["python3", "main.py"]));
     }
 }

@@ -89,12 +89,7 @@ pub struct Language {
 impl Language {
     pub fn new(def: LanguageDef, version: String, mounts: Vec<BindMount>) -> Language {
         let env = stage_env(&def);
-        Language {
-            def,
-            version,
-            mounts,
-            env,
-        }
+        Language { def, version, mounts, env }
     }
 
     pub fn id(&self) -> &str {
@@ -107,15 +102,9 @@ impl Language {
 
     /// The files `{sources}` expands to, from the job's file paths.
     pub fn sources<'a>(&self, paths: impl Iterator<Item = &'a str>) -> Vec<String> {
-        let exts = self
-            .def
-            .build_sources_filter
-            .as_ref()
-            .unwrap_or(&self.def.extensions);
-        let mut v: Vec<String> = paths
-            .filter(|p| exts.iter().any(|e| p.ends_with(e.as_str())))
-            .map(str::to_owned)
-            .collect();
+        let exts = self.def.build_sources_filter.as_ref().unwrap_or(&self.def.extensions);
+        let mut v: Vec<String> =
+            paths.filter(|p| exts.iter().any(|e| p.ends_with(e.as_str()))).map(str::to_owned).collect();
         v.sort();
         v
     }
@@ -180,10 +169,8 @@ impl Catalog {
         match path {
             None => Catalog::parse(BUILTIN),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| CatalogError::Read {
-                    path: p.to_owned(),
-                    source,
-                })?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| CatalogError::Read { path: p.to_owned(), source })?;
                 Catalog::parse(&text)
             }
         }
@@ -206,9 +193,7 @@ impl Catalog {
 
     /// A catalog of exactly these languages, for tests.
     pub fn from_languages(languages: Vec<Language>) -> Catalog {
-        Catalog {
-            languages: languages.into_iter().map(Arc::new).collect(),
-        }
+        Catalog { languages: languages.into_iter().map(Arc::new).collect() }
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Language>> {
@@ -230,58 +215,32 @@ async fn detect_one(def: &LanguageDef) -> Result<Language, String> {
         if !host.exists() {
             return Err(format!("{} does not exist", host.display()));
         }
-        mounts.push(BindMount {
-            host,
-            sandbox: PathBuf::from(&m.sandbox),
-        });
+        mounts.push(BindMount { host, sandbox: PathBuf::from(&m.sandbox) });
     }
     // The sandbox's PATH, with directories that come from mounts mapped back
     // to where they are on the host.
     let mut path = Vec::new();
-    for dir in def
-        .path
-        .iter()
-        .map(String::as_str)
-        .chain(SANDBOX_PATH.split(':'))
-    {
-        let mapped = mounts.iter().find_map(|m| {
-            Path::new(dir)
-                .strip_prefix(&m.sandbox)
-                .ok()
-                .map(|rest| m.host.join(rest))
-        });
-        path.push(
-            mapped
-                .unwrap_or_else(|| PathBuf::from(dir))
-                .display()
-                .to_string(),
-        );
+    for dir in def.path.iter().map(String::as_str).chain(SANDBOX_PATH.split(':')) {
+        let mapped =
+            mounts.iter().find_map(|m| Path::new(dir).strip_prefix(&m.sandbox).ok().map(|rest| m.host.join(rest)));
+        path.push(mapped.unwrap_or_else(|| PathBuf::from(dir)).display().to_string());
     }
     let (program, args) = def.detect.split_first().ok_or("empty detect command")?;
-    let output = run_with_timeout(
-        tokio::process::Command::new(program)
-            .args(args)
-            .env_clear()
-            .env("PATH", path.join(":")),
-    )
-    .await?;
+    let output =
+        run_with_timeout(tokio::process::Command::new(program).args(args).env_clear().env("PATH", path.join(":")))
+            .await?;
     let text = format!("{}\n{}", output.0, output.1);
     let version = parse_version(&text).ok_or_else(|| format!("no version in {text:?}"))?;
     Ok(Language::new(def.clone(), version, mounts))
 }
 
 async fn sysroot(program: &str) -> Result<PathBuf, String> {
-    let (out, _) =
-        run_with_timeout(tokio::process::Command::new(program).args(["--print", "sysroot"]))
-            .await?;
+    let (out, _) = run_with_timeout(tokio::process::Command::new(program).args(["--print", "sysroot"])).await?;
     Ok(PathBuf::from(out.trim()))
 }
 
 async fn run_with_timeout(cmd: &mut tokio::process::Command) -> Result<(String, String), String> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let out = tokio::time::timeout(DETECT_TIMEOUT, cmd.output())
         .await
         .map_err(|_| "timed out".to_owned())?
@@ -289,10 +248,7 @@ async fn run_with_timeout(cmd: &mut tokio::process::Command) -> Result<(String, 
     if !out.status.success() {
         return Err(format!("exited with {}", out.status));
     }
-    Ok((
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+    Ok((String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned()))
 }
 
 /// The first version-looking word of the first line that has one:
@@ -302,10 +258,7 @@ pub fn parse_version(text: &str) -> Option<String> {
         for word in line.split_whitespace() {
             let word = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
             let word = word.strip_prefix('v').unwrap_or(word);
-            let prefix: String = word
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect();
+            let prefix: String = word.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
             let prefix = prefix.trim_end_matches('.');
             if prefix.contains('.') && prefix.starts_with(|c: char| c.is_ascii_digit()) {
                 return Some(prefix.to_owned());
@@ -323,39 +276,19 @@ mod tests {
     fn builtin_catalog_parses() {
         let defs = Catalog::parse(BUILTIN).unwrap();
         let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
-        assert_eq!(
-            ids,
-            [
-                "python",
-                "javascript",
-                "c",
-                "cpp",
-                "bash",
-                "java",
-                "rust",
-                "typescript",
-                "go",
-                "ruby"
-            ]
-        );
+        assert_eq!(ids, ["python", "javascript", "c", "cpp", "bash", "java", "rust", "typescript", "go", "ruby"]);
     }
 
     #[test]
     fn versions_are_read_from_toolchain_banners() {
         assert_eq!(parse_version("Python 3.11.2").as_deref(), Some("3.11.2"));
         assert_eq!(parse_version("v20.20.2\n").as_deref(), Some("20.20.2"));
-        assert_eq!(
-            parse_version("gcc (Debian 12.2.0-14+deb12u1) 12.2.0\nCopyright").as_deref(),
-            Some("12.2.0")
-        );
+        assert_eq!(parse_version("gcc (Debian 12.2.0-14+deb12u1) 12.2.0\nCopyright").as_deref(), Some("12.2.0"));
         assert_eq!(
             parse_version("GNU bash, version 5.2.15(1)-release (x86_64-pc-linux-gnu)").as_deref(),
             Some("5.2.15")
         );
-        assert_eq!(
-            parse_version("openjdk version \"17.0.15\" 2025-04-15").as_deref(),
-            Some("17.0.15")
-        );
+        assert_eq!(parse_version("openjdk version \"17.0.15\" 2025-04-15").as_deref(), Some("17.0.15"));
         assert_eq!(parse_version("javac 17.0.15").as_deref(), Some("17.0.15"));
         assert_eq!(parse_version("no digits here"), None);
     }
@@ -371,10 +304,7 @@ detect = ["true"]
 run = ["x"]
 image = "i"
 "#;
-        assert!(matches!(
-            Catalog::parse(&format!("{one}\n{one}")),
-            Err(CatalogError::Duplicate(_))
-        ));
+        assert!(matches!(Catalog::parse(&format!("{one}\n{one}")), Err(CatalogError::Duplicate(_))));
     }
 
     #[test]

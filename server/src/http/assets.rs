@@ -34,11 +34,7 @@ struct Asset {
 
 macro_rules! demo {
     ($path:literal, $file:literal, $type:expr) => {
-        Asset {
-            path: $path,
-            body: include_bytes!(concat!("../../../clients/js/demo/", $file)),
-            content_type: $type,
-        }
+        Asset { path: $path, body: include_bytes!(concat!("../../../clients/js/demo/", $file)), content_type: $type }
     };
 }
 
@@ -81,37 +77,19 @@ static ASSETS: &[Asset] = &[
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     ASSETS.iter().fold(Router::new(), |router, asset| {
         let etag = etag(asset.body);
-        router.route(
-            asset.path,
-            get(move |headers: HeaderMap| async move { serve(asset, &etag, &headers) }),
-        )
+        router.route(asset.path, get(move |headers: HeaderMap| async move { serve(asset, &etag, &headers) }))
     })
 }
 
 fn serve(asset: &'static Asset, etag: &str, request: &HeaderMap) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::ETAG,
-        HeaderValue::from_str(etag).expect("an etag is ASCII"),
-    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::ETAG, HeaderValue::from_str(etag).expect("an etag is ASCII"));
     if asset.path.starts_with("/client/") {
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-        headers.insert(
-            "cross-origin-resource-policy",
-            HeaderValue::from_static("cross-origin"),
-        );
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
     }
     if if_none_match(request, etag) {
         return (StatusCode::NOT_MODIFIED, headers).into_response();
@@ -121,24 +99,16 @@ fn serve(asset: &'static Asset, etag: &str, request: &HeaderMap) -> Response {
 
 /// Whether `If-None-Match` names `etag` (or is `*`).
 fn if_none_match(request: &HeaderMap, etag: &str) -> bool {
-    let Some(value) = request
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    value
-        .split(',')
-        .map(|tag| tag.trim().trim_start_matches("W/"))
-        .any(|tag| tag == etag || tag == "*")
+    value.split(',').map(|tag| tag.trim().trim_start_matches("W/")).any(|tag| tag == etag || tag == "*")
 }
 
 /// A strong validator for a body: its 64-bit FNV-1a hash, quoted. Stable
 /// across runs and builds, so that servers behind one load balancer agree.
 fn etag(body: &[u8]) -> String {
-    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     format!("\"{hash:016x}\"")
 }
 
@@ -166,10 +136,7 @@ mod tests {
             let name = entry.unwrap().file_name().into_string().unwrap();
             if name.ends_with(".js") {
                 let path = format!("/client/{name}");
-                assert!(
-                    ASSETS.iter().any(|a| a.path == path),
-                    "{name} is not served: add it to ASSETS"
-                );
+                assert!(ASSETS.iter().any(|a| a.path == path), "{name} is not served: add it to ASSETS");
             }
         }
     }
@@ -180,21 +147,12 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[header::CONTENT_TYPE], HTML);
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-cache");
-        assert!(response
-            .headers()
-            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
-            .is_none());
-        let tag = response.headers()[header::ETAG]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+        let tag = response.headers()[header::ETAG].to_str().unwrap().to_owned();
         let again = get("/", Some(&tag));
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(again.headers()[header::ETAG], tag.as_str());
-        assert_eq!(
-            get("/", Some("\"something-else\"")).status(),
-            StatusCode::OK
-        );
+        assert_eq!(get("/", Some("\"something-else\"")).status(), StatusCode::OK);
     }
 
     #[test]
@@ -203,10 +161,7 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[header::CONTENT_TYPE], JS);
         assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-        assert_eq!(
-            get("/client/snippet.js", Some("W/\"0000000000000000\", *")).status(),
-            StatusCode::NOT_MODIFIED
-        );
+        assert_eq!(get("/client/snippet.js", Some("W/\"0000000000000000\", *")).status(), StatusCode::NOT_MODIFIED);
     }
 
     #[test]

@@ -24,8 +24,8 @@ use super::{
     diagnostics::{self, StageParser},
     outcome::oom_between,
     stage_output::StageOutput,
-    JobEvent, JobFile, JobLimits, JobOutcome, JobSpec, JobState, OutStream, StageKind,
-    StageOutcome, StdinChunk, StdinSource,
+    JobEvent, JobFile, JobLimits, JobOutcome, JobSpec, JobState, OutStream, StageKind, StageOutcome, StdinChunk,
+    StdinSource,
 };
 use crate::{
     catalog::{expand, Placeholders},
@@ -73,15 +73,9 @@ impl JobError {
             JobError::Sandbox(SandboxError::Docker(e)) => {
                 format!("internal error: {}", e.public_message())
             }
-            JobError::Sandbox(_) => {
-                "internal error: the server could not start a sandbox for the job".to_owned()
-            }
-            JobError::Runner(_) => {
-                "internal error: the job's sandbox ended unexpectedly".to_owned()
-            }
-            JobError::RunnerTimeout => {
-                "internal error: the job's sandbox stopped answering".to_owned()
-            }
+            JobError::Sandbox(_) => "internal error: the server could not start a sandbox for the job".to_owned(),
+            JobError::Runner(_) => "internal error: the job's sandbox ended unexpectedly".to_owned(),
+            JobError::RunnerTimeout => "internal error: the job's sandbox stopped answering".to_owned(),
         }
     }
 }
@@ -111,11 +105,7 @@ pub async fn run(
     let started = Instant::now();
     emit(&io, JobEvent::State(JobState::Starting)).await;
 
-    let first_limits = if spec.language.compiled() {
-        spec.build_limits
-    } else {
-        spec.limits
-    };
+    let first_limits = if spec.language.compiled() { spec.build_limits } else { spec.limits };
     let shape = ctx.pool.backend().shape(&spec.language);
     // Where the limits cannot change once the sandbox runs (gVisor), every
     // stage gets the largest; the runner's rlimits still apply per stage.
@@ -130,16 +120,9 @@ pub async fn run(
     };
     // The files go to the runner; the driver keeps only what the commands
     // name of them, and what the diagnostics parsers read of them.
-    let sources = spec
-        .language
-        .sources(spec.files.iter().map(|f| f.path.as_str()));
+    let sources = spec.language.sources(spec.files.iter().map(|f| f.path.as_str()));
     let file_texts = diagnostics::sources_for(&spec.language, &spec.files);
-    write_files(
-        &mut sandbox,
-        std::mem::take(&mut spec.files),
-        ctx.files_timeout,
-    )
-    .await?;
+    write_files(&mut sandbox, std::mem::take(&mut spec.files), ctx.files_timeout).await?;
 
     let mut stages = Vec::new();
     if let Some(build) = &spec.language.def.build {
@@ -154,33 +137,16 @@ pub async fn run(
             },
         );
         let parser = StageParser::for_command(&argv, None, file_texts.clone());
-        let stage = stage_spec(
-            &spec,
-            ctx,
-            argv,
-            wire::StdinMode::Bytes(Vec::new()),
-            &spec.build_limits,
-        );
-        let outcome = run_stage(
-            &mut sandbox,
-            StageKind::Build,
-            stage,
-            &spec.build_limits,
-            ctx,
-            &mut io,
-            parser,
-        )
-        .await?;
+        let stage = stage_spec(&spec, ctx, argv, wire::StdinMode::Bytes(Vec::new()), &spec.build_limits);
+        let outcome =
+            run_stage(&mut sandbox, StageKind::Build, stage, &spec.build_limits, ctx, &mut io, parser).await?;
         let ok = outcome.succeeded();
         stages.push(outcome);
         if !ok {
             return Ok(JobOutcome::from_stages(stages, queued, started.elapsed()));
         }
         if !limits_fixed && host_limits(&spec.build_limits) != host_limits(&spec.limits) {
-            sandbox
-                .control
-                .set_limits(host_limits(&spec.limits))
-                .await?;
+            sandbox.control.set_limits(host_limits(&spec.limits)).await?;
         }
     }
 
@@ -200,25 +166,13 @@ pub async fn run(
     };
     let parser = StageParser::for_command(&argv, spec.language.def.build.as_deref(), file_texts);
     let stage = stage_spec(&spec, ctx, argv, stdin_mode, &spec.limits);
-    let outcome = run_stage(
-        &mut sandbox,
-        StageKind::Run,
-        stage,
-        &spec.limits,
-        ctx,
-        &mut io,
-        parser,
-    )
-    .await?;
+    let outcome = run_stage(&mut sandbox, StageKind::Run, stage, &spec.limits, ctx, &mut io, parser).await?;
     stages.push(outcome);
     Ok(JobOutcome::from_stages(stages, queued, started.elapsed()))
 }
 
 fn host_limits(l: &JobLimits) -> HostLimits {
-    HostLimits {
-        memory_bytes: l.memory_bytes,
-        processes: l.processes,
-    }
+    HostLimits { memory_bytes: l.memory_bytes, processes: l.processes }
 }
 
 fn stage_spec(
@@ -253,24 +207,9 @@ async fn emit(io: &JobIo, event: JobEvent) {
     let _ = io.events.send(event).await;
 }
 
-async fn write_files(
-    sandbox: &mut Sandbox,
-    files: Vec<JobFile>,
-    timeout: Duration,
-) -> Result<(), JobError> {
-    let files = files
-        .into_iter()
-        .map(|f| wire::File {
-            path: f.path,
-            content: f.content,
-            executable: false,
-        })
-        .collect();
-    sandbox
-        .link
-        .send(HostMsg::WriteFiles(files))
-        .await
-        .map_err(|e| JobError::Runner(e.to_string()))?;
+async fn write_files(sandbox: &mut Sandbox, files: Vec<JobFile>, timeout: Duration) -> Result<(), JobError> {
+    let files = files.into_iter().map(|f| wire::File { path: f.path, content: f.content, executable: false }).collect();
+    sandbox.link.send(HostMsg::WriteFiles(files)).await.map_err(|e| JobError::Runner(e.to_string()))?;
     match tokio::time::timeout(timeout, sandbox.link.recv()).await {
         Err(_) => Err(JobError::RunnerTimeout),
         Ok(Some(Ok(RunnerMsg::FilesWritten))) => Ok(()),
@@ -300,11 +239,7 @@ async fn run_stage(
 ) -> Result<StageOutcome, JobError> {
     let before = sandbox.control.usage();
     let mut stdin_open = matches!(stage.stdin, wire::StdinMode::Interactive);
-    sandbox
-        .link
-        .send(HostMsg::Stage(stage))
-        .await
-        .map_err(|e| JobError::Runner(e.to_string()))?;
+    sandbox.link.send(HostMsg::Stage(stage)).await.map_err(|e| JobError::Runner(e.to_string()))?;
     let deadline = tokio::time::sleep(limits.wall_time + ctx.runner_grace);
     tokio::pin!(deadline);
     let mut output = StageOutput::new(diagnostics);
@@ -336,16 +271,10 @@ async fn run_stage(
                 let oom = oom_between(before, after) || report.oom_kills.is_some_and(|n| n > 0);
                 return Ok(StageOutcome::classify(kind, &report, oom, limits.cpu_time));
             }
-            Event::Runner(Some(Ok(RunnerMsg::Error { message }))) => {
-                return Err(JobError::Runner(message))
-            }
-            Event::Runner(Some(Ok(other))) => {
-                return Err(JobError::Runner(format!("unexpected {other:?}")))
-            }
+            Event::Runner(Some(Ok(RunnerMsg::Error { message }))) => return Err(JobError::Runner(message)),
+            Event::Runner(Some(Ok(other))) => return Err(JobError::Runner(format!("unexpected {other:?}"))),
             Event::Runner(Some(Err(e))) => return Err(JobError::Runner(e.to_string())),
-            Event::Runner(None) => {
-                return Err(JobError::Runner("the runner exited during a stage".into()))
-            }
+            Event::Runner(None) => return Err(JobError::Runner("the runner exited during a stage".into())),
             Event::Stdin(Some(StdinChunk::Data(bytes))) => {
                 // A runner that is gone shows up as `Runner(None)` next.
                 let _ = sandbox.link.send(HostMsg::Stdin(bytes)).await;
@@ -359,9 +288,7 @@ async fn run_stage(
                 let _ = sandbox.link.send(HostMsg::Kill).await;
                 // The runner answers with StageExit(killed: Host); give it
                 // the grace period, not the whole wall time.
-                deadline
-                    .as_mut()
-                    .reset(tokio::time::Instant::now() + ctx.runner_grace);
+                deadline.as_mut().reset(tokio::time::Instant::now() + ctx.runner_grace);
             }
             Event::Deadline => return Err(JobError::RunnerTimeout),
         }

@@ -128,22 +128,12 @@ mod tests {
     }
 
     fn file(path: &str, n: usize) -> JobFile {
-        JobFile {
-            path: path.into(),
-            content: vec![b'x'; n],
-        }
+        JobFile { path: path.into(), content: vec![b'x'; n] }
     }
 
     #[test]
     fn ordinary_paths_pass() {
-        for p in [
-            "main.py",
-            "src/lib/a.rs",
-            "a b.txt",
-            "é/ü.c",
-            ".hidden",
-            "a..b",
-        ] {
+        for p in ["main.py", "src/lib/a.rs", "a b.txt", "é/ü.c", ".hidden", "a..b"] {
             check_path(p, &cfg()).unwrap();
         }
     }
@@ -170,39 +160,21 @@ mod tests {
 
     #[test]
     fn long_and_deep_paths_are_refused() {
-        assert!(matches!(
-            check_path(&"a".repeat(300), &cfg()),
-            Err(FileError::TooLong(..))
-        ));
-        assert!(matches!(
-            check_path(&["d"; 40].join("/"), &cfg()),
-            Err(FileError::TooDeep(..))
-        ));
+        assert!(matches!(check_path(&"a".repeat(300), &cfg()), Err(FileError::TooLong(..))));
+        assert!(matches!(check_path(&["d"; 40].join("/"), &cfg()), Err(FileError::TooDeep(..))));
     }
 
     #[test]
     fn duplicates_and_file_directory_clashes_are_refused() {
-        assert_eq!(
-            check_set(&[file("a", 1), file("a", 1)], &cfg()),
-            Err(FileError::Duplicate("a".into()))
-        );
-        assert_eq!(
-            check_set(&[file("a", 1), file("a/b", 1)], &cfg()),
-            Err(FileError::FileIsDirectory("a".into()))
-        );
+        assert_eq!(check_set(&[file("a", 1), file("a", 1)], &cfg()), Err(FileError::Duplicate("a".into())));
+        assert_eq!(check_set(&[file("a", 1), file("a/b", 1)], &cfg()), Err(FileError::FileIsDirectory("a".into())));
     }
 
     #[test]
     fn counts_and_sizes_are_capped() {
         let many: Vec<JobFile> = (0..65).map(|i| file(&format!("f{i}"), 1)).collect();
-        assert!(matches!(
-            check_set(&many, &cfg()),
-            Err(FileError::TooMany(65, 64))
-        ));
-        assert!(matches!(
-            check_set(&[file("big", 1 << 20)], &cfg()),
-            Err(FileError::TooLarge(..))
-        ));
+        assert!(matches!(check_set(&many, &cfg()), Err(FileError::TooMany(65, 64))));
+        assert!(matches!(check_set(&[file("big", 1 << 20)], &cfg()), Err(FileError::TooLarge(..))));
         assert_eq!(check_set(&[], &cfg()), Err(FileError::NoFiles));
     }
 }

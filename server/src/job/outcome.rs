@@ -58,12 +58,7 @@ impl StageOutcome {
     /// The runner's own reason wins (it knows it killed for time or
     /// output); then the OOM killer; then a CPU-time signal; then any other
     /// signal; otherwise the program exited on its own.
-    pub fn classify(
-        kind: StageKind,
-        report: &StageReport,
-        oom_killed: bool,
-        cpu_limit: Duration,
-    ) -> StageOutcome {
+    pub fn classify(kind: StageKind, report: &StageReport, oom_killed: bool, cpu_limit: Duration) -> StageOutcome {
         let cpu_time = Duration::from_millis(report.cpu_time_ms);
         let signal = report.signal.and_then(|n| Signal::try_from(n).ok());
         let status = match report.killed {
@@ -113,20 +108,14 @@ pub fn signal_name(n: i32) -> String {
 impl JobOutcome {
     /// The job's outcome from its stages. A build that exits non-zero is
     /// `buildFailed`; a build stopped by a limit reports that limit.
-    pub fn from_stages(
-        stages: Vec<StageOutcome>,
-        queued: Duration,
-        wall_time: Duration,
-    ) -> JobOutcome {
+    pub fn from_stages(stages: Vec<StageOutcome>, queued: Duration, wall_time: Duration) -> JobOutcome {
         let last = stages.last().cloned();
         let status = match &last {
             None => Status::Cancelled,
             // A build that succeeded is never the last stage of a job that
             // ran to its end: the job was cancelled before its run stage.
             Some(s) if s.kind == StageKind::Build && s.succeeded() => Status::Cancelled,
-            Some(s) if s.kind == StageKind::Build && s.status == Status::Exited => {
-                Status::BuildFailed
-            }
+            Some(s) if s.kind == StageKind::Build && s.status == Status::Exited => Status::BuildFailed,
             Some(s) => s.status,
         };
         JobOutcome {
@@ -174,18 +163,9 @@ mod tests {
 
     #[test]
     fn runner_reasons_win() {
-        assert_eq!(
-            classify(&report(None, Some(9), Some(KillReason::WallTime)), true),
-            Status::Timeout
-        );
-        assert_eq!(
-            classify(&report(None, Some(9), Some(KillReason::OutputLimit)), false),
-            Status::OutputLimit
-        );
-        assert_eq!(
-            classify(&report(None, Some(9), Some(KillReason::Host)), false),
-            Status::Cancelled
-        );
+        assert_eq!(classify(&report(None, Some(9), Some(KillReason::WallTime)), true), Status::Timeout);
+        assert_eq!(classify(&report(None, Some(9), Some(KillReason::OutputLimit)), false), Status::OutputLimit);
+        assert_eq!(classify(&report(None, Some(9), Some(KillReason::Host)), false), Status::Cancelled);
     }
 
     #[test]
@@ -198,18 +178,9 @@ mod tests {
     #[test]
     fn oom_and_signals_are_told_apart() {
         assert_eq!(classify(&report(None, Some(9), None), true), Status::Memory);
-        assert_eq!(
-            classify(&report(None, Some(24), None), false),
-            Status::CpuTime
-        );
-        assert_eq!(
-            classify(&report(None, Some(11), None), false),
-            Status::Signal
-        );
-        assert_eq!(
-            classify(&report(Some(3), None, None), false),
-            Status::Exited
-        );
+        assert_eq!(classify(&report(None, Some(24), None), false), Status::CpuTime);
+        assert_eq!(classify(&report(None, Some(11), None), false), Status::Signal);
+        assert_eq!(classify(&report(Some(3), None, None), false), Status::Exited);
     }
 
     #[test]
@@ -231,13 +202,7 @@ mod tests {
             output_truncated: false,
         };
         let d = Duration::ZERO;
-        assert_eq!(
-            JobOutcome::from_stages(vec![build(Status::Exited, Some(1))], d, d).status,
-            Status::BuildFailed
-        );
-        assert_eq!(
-            JobOutcome::from_stages(vec![build(Status::Timeout, None)], d, d).status,
-            Status::Timeout
-        );
+        assert_eq!(JobOutcome::from_stages(vec![build(Status::Exited, Some(1))], d, d).status, Status::BuildFailed);
+        assert_eq!(JobOutcome::from_stages(vec![build(Status::Timeout, None)], d, d).status, Status::Timeout);
     }
 }

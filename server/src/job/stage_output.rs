@@ -22,10 +22,7 @@ pub struct StageOutput {
 
 impl StageOutput {
     pub fn new(diagnostics: Option<StageParser>) -> StageOutput {
-        StageOutput {
-            decoders: Default::default(),
-            diagnostics,
-        }
+        StageOutput { decoders: Default::default(), diagnostics }
     }
 
     /// The events a chunk of a stream's bytes gives.
@@ -87,51 +84,25 @@ mod tests {
     #[test]
     fn without_a_parser_output_is_only_decoded() {
         let mut o = StageOutput::new(None);
-        assert_eq!(
-            o.push(OutStream::Stdout, b"a\xc3"),
-            vec![JobEvent::Output(OutStream::Stdout, "a".into())]
-        );
+        assert_eq!(o.push(OutStream::Stdout, b"a\xc3"), vec![JobEvent::Output(OutStream::Stdout, "a".into())]);
         assert_eq!(o.push(OutStream::Stderr, b""), vec![]);
-        assert_eq!(
-            o.finish(),
-            vec![JobEvent::Output(OutStream::Stdout, "\u{FFFD}".into())]
-        );
+        assert_eq!(o.finish(), vec![JobEvent::Output(OutStream::Stdout, "\u{FFFD}".into())]);
     }
 
     #[test]
     fn a_diagnostic_follows_the_text_that_completes_it() {
-        let files = [JobFile {
-            path: "main.py".into(),
-            content: b"print(x)\n".to_vec(),
-        }];
-        let parser = StageParser::for_command(
-            &["python3".into(), "main.py".into()],
-            None,
-            Arc::new(Sources::new(&files)),
-        );
+        let files = [JobFile { path: "main.py".into(), content: b"print(x)\n".to_vec() }];
+        let parser =
+            StageParser::for_command(&["python3".into(), "main.py".into()], None, Arc::new(Sources::new(&files)));
         let mut o = StageOutput::new(parser);
         let head = "Traceback (most recent call last):\n  File \"/work/main.py\", line 1, in <module>\n    print(x)\n";
-        assert_eq!(
-            o.push(OutStream::Stderr, head.as_bytes()),
-            vec![JobEvent::Output(OutStream::Stderr, head.into())]
-        );
+        assert_eq!(o.push(OutStream::Stderr, head.as_bytes()), vec![JobEvent::Output(OutStream::Stderr, head.into())]);
         let events = o.push(OutStream::Stderr, b"NameError: name 'x' is not defined");
-        assert_eq!(
-            events,
-            vec![JobEvent::Output(
-                OutStream::Stderr,
-                "NameError: name 'x' is not defined".into()
-            )]
-        );
+        assert_eq!(events, vec![JobEvent::Output(OutStream::Stderr, "NameError: name 'x' is not defined".into())]);
         // The last line has no line feed: it is read at the end.
         let events = o.finish();
         assert_eq!(events.len(), 1, "{events:?}");
-        let JobEvent::Diagnostics(ds) = &events[0] else {
-            panic!("{events:?}")
-        };
-        assert_eq!(
-            (ds[0].start, ds[0].end, ds[0].code.as_deref()),
-            ((0, 0), (0, 8), Some("NameError"))
-        );
+        let JobEvent::Diagnostics(ds) = &events[0] else { panic!("{events:?}") };
+        assert_eq!((ds[0].start, ds[0].end, ds[0].code.as_deref()), ((0, 0), (0, 8), Some("NameError")));
     }
 }

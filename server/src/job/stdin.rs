@@ -43,14 +43,7 @@ pub enum StdinRefused {
 pub fn channel(cap: usize) -> (StdinSender, StdinReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
-    (
-        StdinSender {
-            tx,
-            queued: queued.clone(),
-            cap,
-        },
-        StdinReceiver { rx, queued },
-    )
+    (StdinSender { tx, queued: queued.clone(), cap }, StdinReceiver { rx, queued })
 }
 
 impl StdinSender {
@@ -90,10 +83,7 @@ mod tests {
         let (tx, mut rx) = channel(4);
         tx.send(StdinChunk::Data(b"ab".to_vec())).unwrap();
         tx.send(StdinChunk::Data(b"cd".to_vec())).unwrap();
-        assert_eq!(
-            tx.send(StdinChunk::Data(b"e".to_vec())),
-            Err(StdinRefused::Full)
-        );
+        assert_eq!(tx.send(StdinChunk::Data(b"e".to_vec())), Err(StdinRefused::Full));
         assert_eq!(rx.recv().await, Some(StdinChunk::Data(b"ab".to_vec())));
         tx.send(StdinChunk::Data(b"e".to_vec())).unwrap();
         tx.send(StdinChunk::Eof).unwrap();

@@ -12,27 +12,17 @@ use crate::{
     catalog::Catalog,
     config::Config,
     job::{
-        files, Diagnostic, JobEvent, JobFile, JobLimits, JobOutcome, JobSpec, JobState, OutStream,
-        Severity, StageKind, Status, StdinSource,
+        files, Diagnostic, JobEvent, JobFile, JobLimits, JobOutcome, JobSpec, JobState, OutStream, Severity, StageKind,
+        Status, StdinSource,
     },
 };
 
 /// Validates a `run` request and turns it into a job.
 ///
 /// Checks, in order: the language, the limits, the files, the entry.
-pub fn job_spec(
-    params: p::RunParams,
-    catalog: &Catalog,
-    config: &Config,
-) -> Result<JobSpec, RpcError> {
-    let language = catalog
-        .get(&params.language)
-        .ok_or_else(|| RpcError::UnknownLanguage(params.language.clone()))?;
-    let limits = merge_limits(
-        params.limits.unwrap_or_default(),
-        &config.limits.defaults,
-        &config.limits.maximums,
-    )?;
+pub fn job_spec(params: p::RunParams, catalog: &Catalog, config: &Config) -> Result<JobSpec, RpcError> {
+    let language = catalog.get(&params.language).ok_or_else(|| RpcError::UnknownLanguage(params.language.clone()))?;
+    let limits = merge_limits(params.limits.unwrap_or_default(), &config.limits.defaults, &config.limits.maximums)?;
     let mut job_files = Vec::with_capacity(params.files.len());
     for f in params.files {
         files::check_path(&f.path, &config.files)?;
@@ -42,23 +32,16 @@ pub fn job_spec(
                 .decode(f.content.as_bytes())
                 .map_err(|_| files::FileError::Base64(f.path.clone()))?,
         };
-        job_files.push(JobFile {
-            path: f.path,
-            content,
-        });
+        job_files.push(JobFile { path: f.path, content });
     }
     files::check_set(&job_files, &config.files)?;
     let entry = params.entry.unwrap_or_else(|| language.def.entry.clone());
     if !job_files.iter().any(|f| f.path == entry) {
-        return Err(RpcError::InvalidParams(format!(
-            "entry: {entry:?} is not one of the files"
-        )));
+        return Err(RpcError::InvalidParams(format!("entry: {entry:?} is not one of the files")));
     }
     let stdin = match (params.interactive.unwrap_or(false), params.stdin) {
         (true, Some(_)) => {
-            return Err(RpcError::InvalidParams(
-                "stdin: an interactive job takes stdin from job/stdin".into(),
-            ))
+            return Err(RpcError::InvalidParams("stdin: an interactive job takes stdin from job/stdin".into()))
         }
         (true, None) => StdinSource::Interactive,
         (false, s) => StdinSource::Fixed(s.unwrap_or_default().into_bytes()),
@@ -76,11 +59,7 @@ pub fn job_spec(
 
 /// Fills the limits a request leaves out from the defaults, refusing any
 /// above its maximum.
-pub fn merge_limits(
-    req: p::PartialLimits,
-    defaults: &p::Limits,
-    max: &p::Limits,
-) -> Result<JobLimits, RpcError> {
+pub fn merge_limits(req: p::PartialLimits, defaults: &p::Limits, max: &p::Limits) -> Result<JobLimits, RpcError> {
     let mut merged = *defaults;
     let targets: [&mut u64; 7] = [
         &mut merged.wall_time_ms,
@@ -91,21 +70,13 @@ pub fn merge_limits(
         &mut merged.file_size_bytes,
         &mut merged.open_files,
     ];
-    for ((target, (name, requested)), (_, maximum)) in
-        targets.into_iter().zip(req.fields()).zip(max.fields())
-    {
+    for ((target, (name, requested)), (_, maximum)) in targets.into_iter().zip(req.fields()).zip(max.fields()) {
         if let Some(v) = requested {
             if v > maximum {
-                return Err(RpcError::LimitExceeded {
-                    limit: name,
-                    requested: v,
-                    maximum,
-                });
+                return Err(RpcError::LimitExceeded { limit: name, requested: v, maximum });
             }
             if v == 0 {
-                return Err(RpcError::InvalidParams(format!(
-                    "limits.{name}: must be at least 1"
-                )));
+                return Err(RpcError::InvalidParams(format!("limits.{name}: must be at least 1")));
             }
             *target = v;
         }
@@ -136,29 +107,15 @@ pub fn notification(job: &p::RequestId, event: JobEvent) -> p::Notification {
                 JobState::Building => (p::JobState::Building, None),
                 JobState::Running => (p::JobState::Running, None),
             };
-            p::Notification::new(
-                JobStatus::METHOD,
-                p::JobStatusParams {
-                    job: job.clone(),
-                    state,
-                    position,
-                },
-            )
+            p::Notification::new(JobStatus::METHOD, p::JobStatusParams { job: job.clone(), state, position })
         }
         JobEvent::Output(stream, text) => p::Notification::new(
             JobOutput::METHOD,
-            p::JobOutputParams {
-                job: job.clone(),
-                stream: stream_wire(stream),
-                text,
-            },
+            p::JobOutputParams { job: job.clone(), stream: stream_wire(stream), text },
         ),
         JobEvent::Diagnostics(ds) => p::Notification::new(
             JobDiagnostics::METHOD,
-            p::JobDiagnosticsParams {
-                job: job.clone(),
-                diagnostics: ds.into_iter().map(diagnostic).collect(),
-            },
+            p::JobDiagnosticsParams { job: job.clone(), diagnostics: ds.into_iter().map(diagnostic).collect() },
         ),
     }
 }
@@ -174,10 +131,7 @@ pub fn diagnostic(d: Diagnostic) -> p::Diagnostic {
     let pos = |(line, character)| p::Position { line, character };
     p::Diagnostic {
         file: d.file,
-        range: p::Range {
-            start: pos(d.start),
-            end: pos(d.end),
-        },
+        range: p::Range { start: pos(d.start), end: pos(d.end) },
         severity: match d.severity {
             Severity::Error => p::DiagnosticSeverity::Error,
             Severity::Warning => p::DiagnosticSeverity::Warning,
@@ -240,10 +194,7 @@ mod tests {
     #[test]
     fn requested_limits_override_defaults_within_maximums() {
         let c = Config::default();
-        let req = p::PartialLimits {
-            wall_time_ms: Some(2_000),
-            ..Default::default()
-        };
+        let req = p::PartialLimits { wall_time_ms: Some(2_000), ..Default::default() };
         let l = merge_limits(req, &c.limits.defaults, &c.limits.maximums).unwrap();
         assert_eq!(l.wall_time, Duration::from_secs(2));
         assert_eq!(l.memory_bytes, c.limits.defaults.memory_bytes);
@@ -252,10 +203,7 @@ mod tests {
     #[test]
     fn a_limit_above_its_maximum_names_it() {
         let c = Config::default();
-        let req = p::PartialLimits {
-            memory_bytes: Some(u64::MAX),
-            ..Default::default()
-        };
+        let req = p::PartialLimits { memory_bytes: Some(u64::MAX), ..Default::default() };
         match merge_limits(req, &c.limits.defaults, &c.limits.maximums) {
             Err(RpcError::LimitExceeded { limit, .. }) => assert_eq!(limit, "memoryBytes"),
             other => panic!("{other:?}"),

@@ -21,11 +21,7 @@ pub fn params<T: DeserializeOwned>(params: Option<Value>) -> Result<T, RpcError>
         Value::Null => Value::Object(Default::default()),
         // serde's derived structs would also take a sequence, field by
         // field; this protocol's params are always named.
-        Value::Array(_) => {
-            return Err(RpcError::InvalidParams(
-                "params must be an object, not an array".into(),
-            ))
-        }
+        Value::Array(_) => return Err(RpcError::InvalidParams("params must be an object, not an array".into())),
         v => v,
     };
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -59,11 +55,7 @@ pub fn initialize(
         )));
     }
     if let Some(expected) = &state.config.token {
-        let ok = header_authorized
-            || params
-                .token
-                .as_deref()
-                .is_some_and(|t| token_matches(expected, t));
+        let ok = header_authorized || params.token.as_deref().is_some_and(|t| token_matches(expected, t));
         if !ok {
             return Err(RpcError::Unauthorized);
         }
@@ -73,10 +65,7 @@ pub fn initialize(
     }
     Ok(p::InitializeResult {
         protocol_version: PROTOCOL_VERSION.to_owned(),
-        server: p::ServerInfo {
-            name: "coderun".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
+        server: p::ServerInfo { name: "coderun".into(), version: env!("CARGO_PKG_VERSION").into() },
         languages: state
             .catalog
             .iter()
@@ -108,11 +97,7 @@ pub enum Binding {
 
 /// Validates a `run` and takes a place in the queue for it, checking in the
 /// spec's order: shutdown, params, the job itself, then the queue.
-pub fn admit_run(
-    state: &AppState,
-    params: Option<Value>,
-    binding: Binding,
-) -> Result<(JobSpec, Ticket), RpcError> {
+pub fn admit_run(state: &AppState, params: Option<Value>, binding: Binding) -> Result<(JobSpec, Ticket), RpcError> {
     if state.shutdown.stopping.is_cancelled() {
         return Err(RpcError::ShuttingDown);
     }
@@ -123,9 +108,7 @@ pub fn admit_run(
             "interactive: POST /rpc cannot carry job/stdin; send the whole input as stdin".into(),
         ));
     }
-    let ticket = state.scheduler.enqueue().map_err(|busy| RpcError::Busy {
-        retry_after_ms: busy.retry_after_ms,
-    })?;
+    let ticket = state.scheduler.enqueue().map_err(|busy| RpcError::Busy { retry_after_ms: busy.retry_after_ms })?;
     Ok((spec, ticket))
 }
 
@@ -135,13 +118,11 @@ mod tests {
 
     #[test]
     fn params_errors_name_the_field() {
-        let e = params::<p::RunParams>(Some(serde_json::json!({"language": 5, "files": []})))
-            .unwrap_err();
+        let e = params::<p::RunParams>(Some(serde_json::json!({"language": 5, "files": []}))).unwrap_err();
         assert!(e.to_string().contains("language"), "{e}");
-        let e = params::<p::RunParams>(Some(
-            serde_json::json!({"language": "c", "files": [{"path": 1, "content": ""}]}),
-        ))
-        .unwrap_err();
+        let e =
+            params::<p::RunParams>(Some(serde_json::json!({"language": "c", "files": [{"path": 1, "content": ""}]})))
+                .unwrap_err();
         assert!(e.to_string().contains("files[0].path"), "{e}");
         let e = params::<p::RunParams>(Some(serde_json::json!({"language": "c"}))).unwrap_err();
         assert!(e.to_string().contains("files"), "{e}");

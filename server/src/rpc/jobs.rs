@@ -89,9 +89,5 @@ pub fn spawn(
         }
         .instrument(span),
     );
-    RunningJob {
-        stdin: interactive.then_some(stdin_tx),
-        cancel,
-        _task: AbortOnDropHandle::new(task),
-    }
+    RunningJob { stdin: interactive.then_some(stdin_tx), cancel, _task: AbortOnDropHandle::new(task) }
 }

@@ -33,36 +33,20 @@ use super::{
 use crate::{http::bearer_token, job::JobEvent, state::AppState};
 
 /// Handles `POST /rpc`.
-pub async fn handle(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> HttpResponse {
+pub async fn handle(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> HttpResponse {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
-        });
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
     if !json {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "POST /rpc takes application/json\n",
-        )
-            .into_response();
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, "POST /rpc takes application/json\n").into_response();
     }
     let Ok(_permit) = state.connections.clone().try_acquire_owned() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
     };
     let limit = state.config.connection.max_message_bytes;
     let Ok(bytes) = to_bytes(body, limit).await else {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {limit} bytes\n"),
-        )
-            .into_response();
+        return (StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {limit} bytes\n")).into_response();
     };
     let text = String::from_utf8_lossy(&bytes);
     let response = match Message::parse(&text) {
@@ -76,20 +60,14 @@ pub async fn handle(
         }
         Ok(_) => Response::err(
             None,
-            to_response_error(&RpcError::InvalidRequest(
-                "POST /rpc takes one request with an id".into(),
-            )),
+            to_response_error(&RpcError::InvalidRequest("POST /rpc takes one request with an id".into())),
         ),
     };
     let body = Message::Response(response).to_text();
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-async fn run(
-    state: &Arc<AppState>,
-    headers: &HeaderMap,
-    req: p::Request,
-) -> Result<p::RunResult, RpcError> {
+async fn run(state: &Arc<AppState>, headers: &HeaderMap, req: p::Request) -> Result<p::RunResult, RpcError> {
     match req.method.as_str() {
         Run::METHOD => {}
         Initialize::METHOD => {
@@ -119,9 +97,7 @@ async fn run(
                     _ => output.push(p::OutputChunk { stream, text }),
                 }
             }
-            JobMsgKind::Event(JobEvent::Diagnostics(ds)) => {
-                diagnostics.extend(ds.into_iter().map(convert::diagnostic))
-            }
+            JobMsgKind::Event(JobEvent::Diagnostics(ds)) => diagnostics.extend(ds.into_iter().map(convert::diagnostic)),
             JobMsgKind::Event(JobEvent::State(_)) => {}
             JobMsgKind::Done(result) => {
                 let mut result = convert::run_result(result?);
@@ -131,7 +107,5 @@ async fn run(
             }
         }
     }
-    Err(RpcError::InvalidRequest(
-        "the job ended without a result".into(),
-    ))
+    Err(RpcError::InvalidRequest("the job ended without a result".into()))
 }

@@ -62,15 +62,8 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>, header_authorized: boo
     let (out_tx, mut out_rx) = mpsc::channel(state.config.connection.outbound_capacity);
     let stopping_token: CancellationToken = state.shutdown.stopping.clone();
     let idle = state.config.idle_timeout();
-    let mut s = Session {
-        state,
-        socket,
-        initialized: false,
-        header_authorized,
-        jobs: HashMap::new(),
-        out_tx,
-        stopping: false,
-    };
+    let mut s =
+        Session { state, socket, initialized: false, header_authorized, jobs: HashMap::new(), out_tx, stopping: false };
     let mut idle_deadline = Instant::now() + idle;
     loop {
         let event = tokio::select! {
@@ -112,10 +105,7 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>, header_authorized: boo
         }
     }
     if !s.jobs.is_empty() {
-        tracing::info!(
-            jobs = s.jobs.len(),
-            "connection closed; cancelling its jobs"
-        );
+        tracing::info!(jobs = s.jobs.len(), "connection closed; cancelling its jobs");
     }
     // Dropping the session drops its jobs: their sandboxes are killed.
 }
@@ -152,27 +142,19 @@ impl Session {
         match result {
             Ok(Some(response)) => self.send(response.into()).await,
             Ok(None) => true,
-            Err(e) => {
-                self.send(Response::err(Some(id), to_response_error(&e)).into())
-                    .await
-            }
+            Err(e) => self.send(Response::err(Some(id), to_response_error(&e)).into()).await,
         }
     }
 
     /// Answers at once (`Some`), or starts a job that answers later (`None`).
     fn dispatch(&mut self, req: p::Request) -> Result<Option<Response>, RpcError> {
         if self.jobs.contains_key(&req.id) {
-            return Err(RpcError::InvalidRequest(format!(
-                "id {} is already in flight",
-                req.id
-            )));
+            return Err(RpcError::InvalidRequest(format!("id {} is already in flight", req.id)));
         }
         match req.method.as_str() {
             Initialize::METHOD => {
                 if self.initialized {
-                    return Err(RpcError::InvalidRequest(
-                        "the connection is already initialized".into(),
-                    ));
+                    return Err(RpcError::InvalidRequest("the connection is already initialized".into()));
                 }
                 let params = handlers::params(req.params)?;
                 let result = handlers::initialize(&self.state, params, self.header_authorized)?;
@@ -187,15 +169,8 @@ impl Session {
                 if self.jobs.len() >= limit {
                     return Err(RpcError::TooManyJobs(limit));
                 }
-                let (spec, ticket) =
-                    handlers::admit_run(&self.state, req.params, handlers::Binding::WebSocket)?;
-                let job = jobs::spawn(
-                    self.state.clone(),
-                    req.id.clone(),
-                    spec,
-                    ticket,
-                    self.out_tx.clone(),
-                );
+                let (spec, ticket) = handlers::admit_run(&self.state, req.params, handlers::Binding::WebSocket)?;
+                let job = jobs::spawn(self.state.clone(), req.id.clone(), spec, ticket, self.out_tx.clone());
                 self.jobs.insert(req.id, job);
                 Ok(None)
             }
@@ -244,10 +219,7 @@ impl Session {
 
     async fn on_job(&mut self, msg: JobMsg) -> bool {
         match msg.kind {
-            JobMsgKind::Event(event) => {
-                self.send(convert::notification(&msg.id, event).into())
-                    .await
-            }
+            JobMsgKind::Event(event) => self.send(convert::notification(&msg.id, event).into()).await,
             JobMsgKind::Done(result) => {
                 self.jobs.remove(&msg.id);
                 let response = match result {
@@ -267,11 +239,7 @@ impl Session {
         if too_big {
             tracing::warn!("message over the size limit; closing the connection");
             let limit = self.state.config.connection.max_message_bytes;
-            self.close(
-                close::TOO_BIG,
-                &format!("message larger than {limit} bytes"),
-            )
-            .await;
+            self.close(close::TOO_BIG, &format!("message larger than {limit} bytes")).await;
         } else {
             tracing::debug!(error = %inner, "connection error");
         }
@@ -281,8 +249,7 @@ impl Session {
     /// take it within the send timeout.
     async fn send(&mut self, msg: Message) -> bool {
         let frame = WsMessage::Text(msg.to_text().into());
-        match tokio::time::timeout(self.state.config.send_timeout(), self.socket.send(frame)).await
-        {
+        match tokio::time::timeout(self.state.config.send_timeout(), self.socket.send(frame)).await {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, "send failed");
@@ -296,10 +263,7 @@ impl Session {
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
-        let frame = WsMessage::Close(Some(CloseFrame {
-            code,
-            reason: reason.to_owned().into(),
-        }));
+        let frame = WsMessage::Close(Some(CloseFrame { code, reason: reason.to_owned().into() }));
         let _ = tokio::time::timeout(Duration::from_secs(1), self.socket.send(frame)).await;
     }
 }

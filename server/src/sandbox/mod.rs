@@ -193,9 +193,7 @@ impl Backend {
     /// The shape of a sandbox for this language on this backend.
     pub fn shape(&self, language: &crate::catalog::Language) -> SandboxShape {
         match self {
-            Backend::Native(_) => SandboxShape::Native {
-                mounts: language.mounts.clone(),
-            },
+            Backend::Native(_) => SandboxShape::Native { mounts: language.mounts.clone() },
             Backend::Docker(b) => SandboxShape::Docker(b.shape(language)),
         }
     }

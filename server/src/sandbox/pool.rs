@@ -123,11 +123,7 @@ impl WarmPool {
         if settings.per_key > 0 {
             tokio::spawn(maintain(shared.clone(), rx, stop.clone(), warm_keys));
         }
-        WarmPool {
-            shared,
-            refill,
-            stop,
-        }
+        WarmPool { shared, refill, stop }
     }
 
     pub fn backend(&self) -> &Backend {
@@ -141,11 +137,7 @@ impl WarmPool {
 
     /// A sandbox of this shape with these first-stage limits: a waiting one
     /// when there is one, else a new one. The second value says which.
-    pub async fn acquire(
-        &self,
-        shape: &SandboxShape,
-        limits: HostLimits,
-    ) -> Result<(Sandbox, Acquired), SandboxError> {
+    pub async fn acquire(&self, shape: &SandboxShape, limits: HostLimits) -> Result<(Sandbox, Acquired), SandboxError> {
         let key: PoolKey = shape.clone();
         let lendable = limits == self.shared.settings.limits || !shape.limits_fixed();
         let waiting = if lendable { self.take(&key) } else { None };
@@ -162,11 +154,7 @@ impl WarmPool {
         }
         self.shared.misses.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(shape = ?key, "warm pool empty: starting a sandbox for this job");
-        let spec = SandboxSpec {
-            job: self.next_id(),
-            shape: key,
-            limits,
-        };
+        let spec = SandboxSpec { job: self.next_id(), shape: key, limits };
         Ok((self.shared.backend.start(spec).await?, Acquired::Cold))
     }
 
@@ -184,14 +172,7 @@ impl WarmPool {
     }
 
     pub fn stats(&self) -> PoolStats {
-        let idle = self
-            .shared
-            .idle
-            .lock()
-            .unwrap()
-            .values()
-            .map(VecDeque::len)
-            .sum();
+        let idle = self.shared.idle.lock().unwrap().values().map(VecDeque::len).sum();
         PoolStats {
             idle,
             hits: self.shared.hits.load(Ordering::Relaxed),
@@ -250,10 +231,7 @@ fn take_expired(shared: &Shared) -> Vec<(PoolKey, Sandbox)> {
     let mut out = Vec::new();
     let mut idle = shared.idle.lock().unwrap();
     for (key, queue) in idle.iter_mut() {
-        while queue
-            .front()
-            .is_some_and(|e| e.since.elapsed() > shared.settings.idle_expiry)
-        {
+        while queue.front().is_some_and(|e| e.since.elapsed() > shared.settings.idle_expiry) {
             let entry = queue.pop_front().expect("front exists");
             out.push((key.clone(), entry.sandbox));
         }
@@ -266,15 +244,9 @@ async fn fill(shared: &Shared, key: &PoolKey, stop: &CancellationToken) {
     loop {
         let (have, total) = {
             let idle = shared.idle.lock().unwrap();
-            (
-                idle.get(key).map_or(0, VecDeque::len),
-                idle.values().map(VecDeque::len).sum::<usize>(),
-            )
+            (idle.get(key).map_or(0, VecDeque::len), idle.values().map(VecDeque::len).sum::<usize>())
         };
-        if have >= shared.settings.per_key
-            || total >= shared.settings.max_total
-            || stop.is_cancelled()
-        {
+        if have >= shared.settings.per_key || total >= shared.settings.max_total || stop.is_cancelled() {
             return;
         }
         let spec = SandboxSpec {
@@ -290,10 +262,7 @@ async fn fill(shared: &Shared, key: &PoolKey, stop: &CancellationToken) {
             Ok(sandbox) => {
                 shared.started.fetch_add(1, Ordering::Relaxed);
                 let mut idle = shared.idle.lock().unwrap();
-                idle.entry(key.clone()).or_default().push_back(Idle {
-                    sandbox,
-                    since: Instant::now(),
-                });
+                idle.entry(key.clone()).or_default().push_back(Idle { sandbox, since: Instant::now() });
             }
             Err(e) => {
                 // Jobs still start their own; try again on the next request.

@@ -54,28 +54,18 @@ impl RunnerLink {
             }
             // Dropping stdin here closes the runner's stdin: it exits.
         });
-        RunnerLink {
-            to_runner,
-            from_runner,
-            tasks: [reader, writer],
-        }
+        RunnerLink { to_runner, from_runner, tasks: [reader, writer] }
     }
 
     /// Queues a frame for the runner. Fails only when the runner is gone.
     pub async fn send(&self, msg: HostMsg) -> Result<(), WireError> {
-        self.to_runner
-            .send(msg)
-            .await
-            .map_err(|_| WireError::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe)))
+        self.to_runner.send(msg).await.map_err(|_| WireError::Io(std::io::Error::from(std::io::ErrorKind::BrokenPipe)))
     }
 
     /// Whether the runner is still there and has said nothing since it was
     /// last read: true for a healthy sandbox waiting in a pool.
     pub fn is_idle_and_alive(&mut self) -> bool {
-        matches!(
-            self.from_runner.try_recv(),
-            Err(mpsc::error::TryRecvError::Empty)
-        ) && !self.to_runner.is_closed()
+        matches!(self.from_runner.try_recv(), Err(mpsc::error::TryRecvError::Empty)) && !self.to_runner.is_closed()
     }
 
     /// The next frame from the runner; `None` once its stdout has closed.

@@ -35,14 +35,6 @@ impl Bash {
         };
         let line_no = line_no - 1;
         let range = src.line(file, line_no).trimmed();
-        out.push(on_line(
-            file,
-            line_no,
-            range,
-            Severity::Error,
-            message.to_owned(),
-            None,
-            SOURCE,
-        ));
+        out.push(on_line(file, line_no, range, Severity::Error, message.to_owned(), None, SOURCE));
     }
 }

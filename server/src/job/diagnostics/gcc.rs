@@ -61,13 +61,7 @@ struct Pending {
 impl Gcc {
     pub fn new(argv: &[String]) -> Gcc {
         let byte_columns = argv.iter().any(|a| a == "-fdiagnostics-column-unit=byte");
-        Gcc {
-            byte_columns,
-            pending: None,
-            included_from: None,
-            required_from: None,
-            last: None,
-        }
+        Gcc { byte_columns, pending: None, included_from: None, required_from: None, last: None }
     }
 
     pub fn line(&mut self, line: &str, src: &Sources, out: &mut Vec<Diagnostic>) {
@@ -97,11 +91,7 @@ impl Gcc {
             self.required_from = None;
             return;
         }
-        if let Some(rest) = line
-            .trim_start()
-            .strip_prefix("from ")
-            .filter(|_| line.starts_with(' '))
-        {
+        if let Some(rest) = line.trim_start().strip_prefix("from ").filter(|_| line.starts_with(' ')) {
             if self.included_from.is_none() {
                 self.included_from = self.include_location(rest, src);
             }
@@ -114,9 +104,7 @@ impl Gcc {
             }
             return;
         };
-        let here = src
-            .resolve(path)
-            .map(|file| self.loc(file, line_no, col, src));
+        let here = src.resolve(path).map(|file| self.loc(file, line_no, col, src));
         if rest.starts_with("   ") {
             // `   required from here`, `   required from ‘...’`, `   in ‘constexpr’ expansion of`.
             if self.required_from.is_none() {
@@ -130,37 +118,19 @@ impl Gcc {
         let (message, code) = split_option(text.trim_start());
         if severity == Severity::Information {
             if let Some(at) = here.filter(|at| self.last.as_ref() != Some(at)) {
-                self.pending = Some(Pending {
-                    at,
-                    severity,
-                    message,
-                    code,
-                    mapped: false,
-                    quoted: false,
-                });
+                self.pending = Some(Pending { at, severity, message, code, mapped: false, quoted: false });
             }
             return;
         }
         let (at, mapped) = match here {
             Some(at) => (at, false),
-            None => match self
-                .required_from
-                .clone()
-                .or_else(|| self.included_from.clone())
-            {
+            None => match self.required_from.clone().or_else(|| self.included_from.clone()) {
                 Some(at) => (at, true),
                 None => return,
             },
         };
         self.last = Some(at.clone());
-        self.pending = Some(Pending {
-            at,
-            severity,
-            message,
-            code,
-            mapped,
-            quoted: false,
-        });
+        self.pending = Some(Pending { at, severity, message, code, mapped, quoted: false });
     }
 
     pub fn finish(&mut self, src: &Sources, out: &mut Vec<Diagnostic>) {
@@ -172,16 +142,8 @@ impl Gcc {
     fn loc(&self, file: &str, line: u32, col: Option<u32>, src: &Sources) -> Loc {
         let line = line - 1;
         let col = col.unwrap_or(1).saturating_sub(1);
-        let unit = if self.byte_columns {
-            Col::Bytes(col)
-        } else {
-            Col::Display(col)
-        };
-        Loc {
-            file: file.to_owned(),
-            line,
-            character: src.line(file, line).utf16(unit),
-        }
+        let unit = if self.byte_columns { Col::Bytes(col) } else { Col::Display(col) };
+        Loc { file: file.to_owned(), line, character: src.line(file, line).utf16(unit) }
     }
 
     /// `main.c:2:` or `/usr/include/c++/12/vector:64,` of an include chain.
@@ -190,11 +152,7 @@ impl Gcc {
         let (path, line) = text.rsplit_once(':')?;
         let line: u32 = line.parse().ok().filter(|l| *l > 0)?;
         let file = src.resolve(path)?;
-        Some(Loc {
-            file: file.to_owned(),
-            line: line - 1,
-            character: 0,
-        })
+        Some(Loc { file: file.to_owned(), line: line - 1, character: 0 })
     }
 }
 
@@ -206,18 +164,13 @@ fn finish_pending(p: Pending, marks: Option<(u32, u32)>, src: &Sources) -> Diagn
     let range = match marks {
         Some((before, after)) => {
             let caret = text.display(at);
-            (
-                text.utf16(Col::Display(caret.saturating_sub(before))),
-                text.utf16(Col::Display(caret + 1 + after)),
-            )
+            (text.utf16(Col::Display(caret.saturating_sub(before))), text.utf16(Col::Display(caret + 1 + after)))
         }
         // An `#include` line: the whole directive.
         None if p.mapped && at == 0 => text.trimmed(),
         None => (at, text.token_end(at)),
     };
-    on_line(
-        &p.at.file, p.at.line, range, p.severity, p.message, p.code, SOURCE,
-    )
+    on_line(&p.at.file, p.at.line, range, p.severity, p.message, p.code, SOURCE)
 }
 
 /// The severity word after a location, and the message after it.
@@ -284,10 +237,7 @@ mod tests {
         let src = Sources::new(
             &files
                 .iter()
-                .map(|(p, c)| JobFile {
-                    path: p.to_string(),
-                    content: c.as_bytes().to_vec(),
-                })
+                .map(|(p, c)| JobFile { path: p.to_string(), content: c.as_bytes().to_vec() })
                 .collect::<Vec<_>>(),
         );
         let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
@@ -313,11 +263,8 @@ mod tests {
 
     #[test]
     fn a_quoted_line_that_looks_like_a_message_is_not_one() {
-        let out = run(
-            &["gcc"],
-            &[("main.c", "")],
-            "    3 | main.c:1:1: error: fake\n      | main.c:1:1: error: fake\n",
-        );
+        let out =
+            run(&["gcc"], &[("main.c", "")], "    3 | main.c:1:1: error: fake\n      | main.c:1:1: error: fake\n");
         assert_eq!(out, vec![]);
     }
 
@@ -325,15 +272,9 @@ mod tests {
     fn options_in_brackets_become_codes() {
         assert_eq!(
             split_option("unused variable ‘x’ [-Wunused-variable]"),
-            (
-                "unused variable ‘x’".into(),
-                Some("-Wunused-variable".into())
-            )
+            ("unused variable ‘x’".into(), Some("-Wunused-variable".into()))
         );
-        assert_eq!(
-            split_option("expected ‘;’ [x]"),
-            ("expected ‘;’ [x]".into(), None)
-        );
+        assert_eq!(split_option("expected ‘;’ [x]"), ("expected ‘;’ [x]".into(), None));
     }
 
     #[test]

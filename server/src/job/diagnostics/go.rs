@@ -18,9 +18,7 @@ pub struct Go {
 
 impl Go {
     pub fn new(argv: &[String]) -> Go {
-        Go {
-            vet: argv.get(1).is_some_and(|a| a == "vet"),
-        }
+        Go { vet: argv.get(1).is_some_and(|a| a == "vet") }
     }
 
     pub fn line(&mut self, line: &str, src: &Sources, out: &mut Vec<Diagnostic>) {
@@ -31,10 +29,7 @@ impl Go {
         let Some((path, line_no, col, rest)) = split_location(line) else {
             return;
         };
-        let Some(message) = rest
-            .strip_prefix(' ')
-            .filter(|m| !m.is_empty() && *m != "too many errors")
-        else {
+        let Some(message) = rest.strip_prefix(' ').filter(|m| !m.is_empty() && *m != "too many errors") else {
             return;
         };
         let Some(file) = src.resolve(path) else {
@@ -48,19 +43,7 @@ impl Go {
         let line_no = line_no - 1;
         let text = src.line(file, line_no);
         let start = text.utf16(Col::Bytes(col.unwrap_or(1).saturating_sub(1)));
-        let range = if col.is_some() {
-            (start, text.token_end(start))
-        } else {
-            text.trimmed()
-        };
-        out.push(on_line(
-            file,
-            line_no,
-            range,
-            severity,
-            message.to_owned(),
-            None,
-            source,
-        ));
+        let range = if col.is_some() { (start, text.token_end(start)) } else { text.trimmed() };
+        out.push(on_line(file, line_no, range, severity, message.to_owned(), None, source));
     }
 }

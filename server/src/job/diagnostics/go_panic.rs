@@ -52,15 +52,7 @@ impl GoPanic {
             return;
         };
         let range = src.line(file, line_no - 1).trimmed();
-        out.push(on_line(
-            file,
-            line_no - 1,
-            range,
-            Severity::Error,
-            message.clone(),
-            None,
-            SOURCE,
-        ));
+        out.push(on_line(file, line_no - 1, range, Severity::Error, message.clone(), None, SOURCE));
         *sent = true;
     }
 }

@@ -55,22 +55,9 @@ impl Java {
         let Some((file, line_no)) = frame_location(frame, src) else {
             return;
         };
-        let code = message
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
+        let code = message.split(':').next().unwrap_or_default().trim().to_owned();
         let range = src.line(file, line_no).trimmed();
-        out.push(on_line(
-            file,
-            line_no,
-            range,
-            Severity::Error,
-            message.clone(),
-            Some(code),
-            SOURCE,
-        ));
+        out.push(on_line(file, line_no, range, Severity::Error, message.clone(), Some(code), SOURCE));
         *sent = true;
     }
 }
@@ -88,8 +75,6 @@ fn frame_location<'s>(frame: &str, src: &'s Sources) -> Option<(&'s str, u32)> {
     // The method, then the class: what is left is the package.
     parts.truncate(parts.len().saturating_sub(2));
     parts.push(name);
-    let file = src
-        .resolve(&parts.join("/"))
-        .or_else(|| src.only_file_named(name))?;
+    let file = src.resolve(&parts.join("/")).or_else(|| src.only_file_named(name))?;
     Some((file, line_no - 1))
 }

@@ -95,9 +95,7 @@ impl Javac {
             }
             None => text.trimmed(),
         };
-        out.push(on_line(
-            &file, p.line, range, p.severity, p.message, p.code, SOURCE,
-        ));
+        out.push(on_line(&file, p.line, range, p.severity, p.message, p.code, SOURCE));
     }
 }
 

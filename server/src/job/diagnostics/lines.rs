@@ -94,10 +94,7 @@ mod tests {
     fn lines_split_across_chunks_come_out_whole() {
         let mut b = LineBuffer::default();
         assert_eq!(lines(b.push("main.c:1:2: err")), Vec::<String>::new());
-        assert_eq!(
-            lines(b.push("or: x\nsecond\nthi")),
-            ["main.c:1:2: error: x\n", "second\n"]
-        );
+        assert_eq!(lines(b.push("or: x\nsecond\nthi")), ["main.c:1:2: error: x\n", "second\n"]);
         assert_eq!(lines(b.push("rd\n")), ["third\n"]);
         assert_eq!(b.finish(), None);
     }
@@ -115,10 +112,7 @@ mod tests {
         let long = "x".repeat(MAX_LINE_BYTES);
         assert_eq!(b.push(&long), Vec::new());
         assert_eq!(b.push("yy"), [Piece::Overflow(format!("{long}yy"))]);
-        assert_eq!(
-            b.push("zz\nnext\n"),
-            [Piece::Overflow("zz\n".into()), Piece::Line("next\n".into())]
-        );
+        assert_eq!(b.push("zz\nnext\n"), [Piece::Overflow("zz\n".into()), Piece::Line("next\n".into())]);
     }
 
     #[test]

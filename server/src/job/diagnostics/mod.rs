@@ -106,28 +106,15 @@ impl StageParser {
     /// A parser for a stage that runs `argv`, or `None` when its program has
     /// no known message format. `build` is the language's build command,
     /// for a run stage: it tells what made the program `./main`.
-    pub fn for_command(
-        argv: &[String],
-        build: Option<&[String]>,
-        sources: Arc<Sources>,
-    ) -> Option<StageParser> {
+    pub fn for_command(argv: &[String], build: Option<&[String]>, sources: Arc<Sources>) -> Option<StageParser> {
         let parser = Parser::for_command(argv, build)?;
-        Some(StageParser {
-            parser,
-            sources,
-            lines: LineBuffer::default(),
-            sent: 0,
-            seen: HashSet::new(),
-        })
+        Some(StageParser { parser, sources, lines: LineBuffer::default(), sent: 0, seen: HashSet::new() })
     }
 
     /// Reads a piece of decoded output.
     pub fn push(&mut self, stream: OutStream, text: String) -> Parsed {
         if stream != self.parser.stream() {
-            return Parsed {
-                text,
-                diagnostics: Vec::new(),
-            };
+            return Parsed { text, diagnostics: Vec::new() };
         }
         let pieces = self.lines.push(&text);
         let mut parsed = Parsed::default();
@@ -257,10 +244,7 @@ mod tests {
         Arc::new(Sources::new(
             &files
                 .iter()
-                .map(|(p, c)| JobFile {
-                    path: p.to_string(),
-                    content: c.as_bytes().to_vec(),
-                })
+                .map(|(p, c)| JobFile { path: p.to_string(), content: c.as_bytes().to_vec() })
                 .collect::<Vec<_>>(),
         ))
     }
@@ -270,34 +254,13 @@ mod tests {
         let s = sources(&[("main.c", "int main(void) {\n    return x;\n}\n")]);
         let mut p = StageParser::for_command(&argv(&["gcc", "main.c"]), None, s).unwrap();
         let a = p.push(OutStream::Stderr, "main.c:2:12: err".into());
-        assert_eq!(
-            a,
-            Parsed {
-                text: "main.c:2:12: err".into(),
-                diagnostics: vec![]
-            }
-        );
-        let b = p.push(
-            OutStream::Stderr,
-            "or: ‘x’ undeclared\n    2 |     return x;\n      |            ^\n".into(),
-        );
-        assert_eq!(
-            b.text,
-            "or: ‘x’ undeclared\n    2 |     return x;\n      |            ^\n"
-        );
+        assert_eq!(a, Parsed { text: "main.c:2:12: err".into(), diagnostics: vec![] });
+        let b = p.push(OutStream::Stderr, "or: ‘x’ undeclared\n    2 |     return x;\n      |            ^\n".into());
+        assert_eq!(b.text, "or: ‘x’ undeclared\n    2 |     return x;\n      |            ^\n");
         assert_eq!(b.diagnostics.len(), 1, "{b:?}");
         assert_eq!(b.diagnostics[0].start, (1, 11));
-        let out = p.push(
-            OutStream::Stdout,
-            "main.c:2:12: error: not from gcc\n".into(),
-        );
-        assert_eq!(
-            out,
-            Parsed {
-                text: "main.c:2:12: error: not from gcc\n".into(),
-                diagnostics: vec![]
-            }
-        );
+        let out = p.push(OutStream::Stdout, "main.c:2:12: error: not from gcc\n".into());
+        assert_eq!(out, Parsed { text: "main.c:2:12: error: not from gcc\n".into(), diagnostics: vec![] });
     }
 
     #[test]
@@ -317,22 +280,13 @@ mod tests {
 
     #[test]
     fn locations_split_at_the_first_line_and_column() {
-        assert_eq!(
-            split_location("main.c:5:42: error: x"),
-            Some(("main.c", 5, Some(42), " error: x"))
-        );
-        assert_eq!(
-            split_location("./a b/m.go:7:2: undefined: x"),
-            Some(("./a b/m.go", 7, Some(2), " undefined: x"))
-        );
+        assert_eq!(split_location("main.c:5:42: error: x"), Some(("main.c", 5, Some(42), " error: x")));
+        assert_eq!(split_location("./a b/m.go:7:2: undefined: x"), Some(("./a b/m.go", 7, Some(2), " undefined: x")));
         assert_eq!(
             split_location("Main.java:3: error: ';' expected"),
             Some(("Main.java", 3, None, " error: ';' expected"))
         );
-        assert_eq!(
-            split_location("c:\\x:3:4: y"),
-            Some(("c:\\x", 3, Some(4), " y"))
-        );
+        assert_eq!(split_location("c:\\x:3:4: y"), Some(("c:\\x", 3, Some(4), " y")));
         assert_eq!(split_location("no location here: 3"), None);
     }
 }

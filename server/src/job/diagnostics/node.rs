@@ -77,11 +77,7 @@ impl Node {
             }
             return;
         }
-        if let Some(frame) = line
-            .trim_start()
-            .strip_prefix("at ")
-            .filter(|_| line.starts_with("    "))
-        {
+        if let Some(frame) = line.trim_start().strip_prefix("at ").filter(|_| line.starts_with("    ")) {
             block.in_stack = true;
             if !block.sent {
                 if let Some((file, line_no, col)) =
@@ -117,11 +113,7 @@ impl Node {
     }
 
     pub fn finish(&mut self, src: &Sources, out: &mut Vec<Diagnostic>) {
-        if self
-            .block
-            .as_ref()
-            .is_some_and(|b| !b.sent && b.header.is_some() && b.message.is_some())
-        {
+        if self.block.as_ref().is_some_and(|b| !b.sent && b.header.is_some() && b.message.is_some()) {
             self.emit_header(src, out);
         }
         self.block = None;
@@ -134,20 +126,14 @@ impl Node {
         let Some((path, line_no)) = line.rsplit_once(':') else {
             return;
         };
-        if !["/", "file://", "node:", "<"]
-            .iter()
-            .any(|p| path.starts_with(p))
-        {
+        if !["/", "file://", "node:", "<"].iter().any(|p| path.starts_with(p)) {
             return;
         }
         let Some(line_no) = line_no.parse::<u32>().ok().filter(|l| *l > 0) else {
             return;
         };
         let header = src.resolve(path).map(|f| (f.to_owned(), line_no - 1));
-        self.block = Some(Block {
-            header,
-            ..Block::default()
-        });
+        self.block = Some(Block { header, ..Block::default() });
     }
 
     fn emit_header(&mut self, src: &Sources, out: &mut Vec<Diagnostic>) {
@@ -157,24 +143,14 @@ impl Node {
         };
         let text = src.line(file, *line_no);
         let range = match block.caret {
-            Some((start, end)) if end > start + 1 => {
-                (text.utf16(Col::Utf16(start)), text.utf16(Col::Utf16(end)))
-            }
+            Some((start, end)) if end > start + 1 => (text.utf16(Col::Utf16(start)), text.utf16(Col::Utf16(end))),
             Some((start, _)) => {
                 let start = text.utf16(Col::Utf16(start));
                 (start, text.token_end(start))
             }
             None => text.trimmed(),
         };
-        out.push(on_line(
-            file,
-            *line_no,
-            range,
-            Severity::Error,
-            message.clone(),
-            error_code(message),
-            SOURCE,
-        ));
+        out.push(on_line(file, *line_no, range, Severity::Error, message.clone(), error_code(message), SOURCE));
         block.sent = true;
     }
 }
@@ -184,8 +160,7 @@ fn caret(line: &str) -> Option<(u32, u32)> {
     let start = line.chars().take_while(|c| *c == ' ' || *c == '\t').count();
     let rest = &line.trim_start_matches([' ', '\t']);
     let carets = rest.chars().take_while(|c| *c == '^').count();
-    (carets > 0 && rest[carets..].trim().is_empty())
-        .then_some((start as u32, (start + carets) as u32))
+    (carets > 0 && rest[carets..].trim().is_empty()).then_some((start as u32, (start + carets) as u32))
 }
 
 fn syntax_error(message: &str) -> bool {
@@ -215,11 +190,7 @@ fn error_code(message: &str) -> Option<String> {
         Some((name, code)) => (name, code.strip_suffix(']')),
         None => (name, None),
     };
-    let ident = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
-    };
+    let ident = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '$');
     if !ident(name) {
         return None;
     }
@@ -236,22 +207,10 @@ mod tests {
 
     #[test]
     fn frames_name_their_place() {
-        assert_eq!(
-            frame_location("inner (/work/lib/util.js:10:16)"),
-            Some(("/work/lib/util.js", 9, 15))
-        );
-        assert_eq!(
-            frame_location("/work/main.js:1:32"),
-            Some(("/work/main.js", 0, 31))
-        );
-        assert_eq!(
-            frame_location("f (file:///work/main.mjs:2:8)"),
-            Some(("file:///work/main.mjs", 1, 7))
-        );
-        assert_eq!(
-            frame_location("Object.<anonymous> (/work/a (b).js:2:18)"),
-            Some(("/work/a (b).js", 1, 17))
-        );
+        assert_eq!(frame_location("inner (/work/lib/util.js:10:16)"), Some(("/work/lib/util.js", 9, 15)));
+        assert_eq!(frame_location("/work/main.js:1:32"), Some(("/work/main.js", 0, 31)));
+        assert_eq!(frame_location("f (file:///work/main.mjs:2:8)"), Some(("file:///work/main.mjs", 1, 7)));
+        assert_eq!(frame_location("Object.<anonymous> (/work/a (b).js:2:18)"), Some(("/work/a (b).js", 1, 17)));
         assert_eq!(frame_location("JSON.parse (<anonymous>)"), None);
         assert_eq!(
             frame_location("node:internal/main/run_main_module:28:49"),
@@ -262,10 +221,7 @@ mod tests {
     #[test]
     fn error_names_are_codes() {
         assert_eq!(error_code("TypeError: x").as_deref(), Some("TypeError"));
-        assert_eq!(
-            error_code("Error [ERR_REQUIRE_ESM]: x").as_deref(),
-            Some("ERR_REQUIRE_ESM")
-        );
+        assert_eq!(error_code("Error [ERR_REQUIRE_ESM]: x").as_deref(), Some("ERR_REQUIRE_ESM"));
         assert_eq!(error_code("plain string"), None);
         assert_eq!(error_code("two words: x"), None);
     }

@@ -7,8 +7,7 @@
 //! toolchain is a new variant and a new file.
 
 use super::{
-    bash, gcc, go, go_panic, java, javac, node, python, ruby, rust_panic, rustc, tsc, Diagnostic,
-    OutStream, Sources,
+    bash, gcc, go, go_panic, java, javac, node, python, ruby, rust_panic, rustc, tsc, Diagnostic, OutStream, Sources,
 };
 
 /// The parser of one toolchain's messages.
@@ -41,10 +40,7 @@ impl Parser {
         };
         let parser = match name {
             "cc" | "c++" => Parser::Gcc(gcc::Gcc::new(argv)),
-            _ if ["gcc", "g++"]
-                .iter()
-                .any(|g| unversioned == *g || unversioned.ends_with(&format!("-{g}"))) =>
-            {
+            _ if ["gcc", "g++"].iter().any(|g| unversioned == *g || unversioned.ends_with(&format!("-{g}"))) => {
                 Parser::Gcc(gcc::Gcc::new(argv))
             }
             "rustc" => Parser::Rustc(rustc::Rustc),
@@ -55,9 +51,7 @@ impl Parser {
             "ruby" => Parser::Ruby(ruby::Ruby::default()),
             "bash" => Parser::Bash(bash::Bash),
             "java" => Parser::Java(java::Java::default()),
-            _ if name == "python" || name.starts_with("python3") => {
-                Parser::Python(python::Python::default())
-            }
+            _ if name == "python" || name.starts_with("python3") => Parser::Python(python::Python::default()),
             _ => {
                 let compiler = build?.first()?;
                 match compiler.rsplit('/').next().unwrap_or(compiler) {
@@ -86,12 +80,7 @@ impl Parser {
 
     /// Reads one line (without its line ending). A rewriting parser returns
     /// the text to forward in its place, line ending included.
-    pub(super) fn line(
-        &mut self,
-        line: &str,
-        src: &Sources,
-        out: &mut Vec<Diagnostic>,
-    ) -> Option<String> {
+    pub(super) fn line(&mut self, line: &str, src: &Sources, out: &mut Vec<Diagnostic>) -> Option<String> {
         match self {
             Parser::Gcc(p) => p.line(line, src, out),
             Parser::Rustc(p) => return p.line(line, src, out),
@@ -113,11 +102,7 @@ impl Parser {
     pub(super) fn finish(&mut self, src: &Sources, out: &mut Vec<Diagnostic>) {
         match self {
             Parser::Gcc(p) => p.finish(src, out),
-            Parser::Rustc(_)
-            | Parser::Go(_)
-            | Parser::Bash(_)
-            | Parser::Java(_)
-            | Parser::GoPanic(_) => {}
+            Parser::Rustc(_) | Parser::Go(_) | Parser::Bash(_) | Parser::Java(_) | Parser::GoPanic(_) => {}
             Parser::RustPanic(p) => p.finish(src, out),
             Parser::Javac(p) => p.finish(src, out),
             Parser::Tsc(p) => p.finish(src, out),
@@ -157,29 +142,15 @@ mod tests {
             (&["bash", "main.sh"][..], "bash"),
             (&["java", "-cp", ".", "Main"][..], "java"),
         ] {
-            let p = StageParser::for_command(&argv(words), None, s.clone())
-                .unwrap_or_else(|| panic!("{words:?}"));
+            let p = StageParser::for_command(&argv(words), None, s.clone()).unwrap_or_else(|| panic!("{words:?}"));
             assert_eq!(name(&p.parser), parser, "{words:?}");
         }
-        for words in [
-            &["./main"][..],
-            &["sh", "main.sh"][..],
-            &["javaw", "Main"][..],
-            &[][..],
-        ] {
-            assert!(
-                StageParser::for_command(&argv(words), None, s.clone()).is_none(),
-                "{words:?}"
-            );
+        for words in [&["./main"][..], &["sh", "main.sh"][..], &["javaw", "Main"][..], &[][..]] {
+            assert!(StageParser::for_command(&argv(words), None, s.clone()).is_none(), "{words:?}");
         }
         // A program the build made is known by its compiler.
-        for (build, parser) in [
-            ("rustc", Some("rust panic")),
-            ("go", Some("go panic")),
-            ("gcc", None),
-        ] {
-            let p =
-                StageParser::for_command(&argv(&["./main"]), Some(&argv(&[build, "x"])), s.clone());
+        for (build, parser) in [("rustc", Some("rust panic")), ("go", Some("go panic")), ("gcc", None)] {
+            let p = StageParser::for_command(&argv(&["./main"]), Some(&argv(&[build, "x"])), s.clone());
             assert_eq!(p.map(|p| name(&p.parser)), parser, "{build}");
         }
     }
@@ -219,32 +190,14 @@ mod tests {
         let defs = crate::catalog::Catalog::parse(crate::catalog::BUILTIN).unwrap();
         for def in &defs {
             let Some((_, build, run)) = expected.iter().find(|(id, _, _)| *id == def.id) else {
-                panic!(
-                    "language {:?} is new: decide which parsers read its stages, and add it here",
-                    def.id
-                )
+                panic!("language {:?} is new: decide which parsers read its stages, and add it here", def.id)
             };
             let parser = |cmd: &[String], b| Parser::for_command(cmd, b).map(|p| name(&p));
-            assert_eq!(
-                def.build.as_deref().and_then(|b| parser(b, None)),
-                *build,
-                "{}'s build",
-                def.id
-            );
-            assert_eq!(
-                parser(&def.run, def.build.as_deref()),
-                *run,
-                "{}'s run",
-                def.id
-            );
+            assert_eq!(def.build.as_deref().and_then(|b| parser(b, None)), *build, "{}'s build", def.id);
+            assert_eq!(parser(&def.run, def.build.as_deref()), *run, "{}'s run", def.id);
         }
         // rustc prints JSON only when asked; without it there is only text.
         let rust = defs.iter().find(|d| d.id == "rust").unwrap();
-        assert!(rust
-            .build
-            .as_ref()
-            .unwrap()
-            .iter()
-            .any(|w| w == "--error-format=json"));
+        assert!(rust.build.as_ref().unwrap().iter().any(|w| w == "--error-format=json"));
     }
 }

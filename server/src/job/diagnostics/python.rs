@@ -66,27 +66,16 @@ struct Frame {
 impl Python {
     pub fn line(&mut self, line: &str, src: &Sources, out: &mut Vec<Diagnostic>) {
         if line == "Traceback (most recent call last):" {
-            *self = Python {
-                in_block: true,
-                ..Python::default()
-            };
+            *self = Python { in_block: true, ..Python::default() };
             return;
         }
         if let Some((path, line_no)) = file_line(line) {
             if !self.in_block {
-                *self = Python {
-                    in_block: true,
-                    ..Python::default()
-                };
+                *self = Python { in_block: true, ..Python::default() };
             }
             self.current_is_student = false;
             if let Some(file) = src.resolve(path) {
-                self.frame = Some(Frame {
-                    file: file.to_owned(),
-                    line: line_no - 1,
-                    quoted: false,
-                    marks: None,
-                });
+                self.frame = Some(Frame { file: file.to_owned(), line: line_no - 1, quoted: false, marks: None });
                 self.current_is_student = true;
             }
             return;
@@ -116,15 +105,8 @@ impl Python {
         let text = src.line(&frame.file, frame.line);
         let range = match frame.marks {
             Some((first, end)) => {
-                let lead = text
-                    .text()
-                    .chars()
-                    .take_while(|c| matches!(c, ' ' | '\t' | '\x0c'))
-                    .count() as u32;
-                (
-                    text.utf16(Col::Chars(lead + first)),
-                    text.utf16(Col::Chars(lead + end)),
-                )
+                let lead = text.text().chars().take_while(|c| matches!(c, ' ' | '\t' | '\x0c')).count() as u32;
+                (text.utf16(Col::Chars(lead + first)), text.utf16(Col::Chars(lead + end)))
             }
             None => text.trimmed(),
         };
@@ -160,15 +142,7 @@ fn warning(line: &str, src: &Sources, out: &mut Vec<Diagnostic>) {
     };
     let range = src.line(file, line_no - 1).trimmed();
     let message = rest.trim_start().to_owned();
-    out.push(on_line(
-        file,
-        line_no - 1,
-        range,
-        Severity::Warning,
-        message,
-        Some(category.to_owned()),
-        SOURCE,
-    ));
+    out.push(on_line(file, line_no - 1, range, Severity::Warning, message, Some(category.to_owned()), SOURCE));
 }
 
 /// `  File "/work/main.py", line 4, in <module>` or `  File "...", line 1`.
@@ -197,8 +171,7 @@ fn exception_type(line: &str) -> Option<&str> {
     let name = line.split_once(':').map_or(line, |(name, _)| name);
     let mut chars = name.chars();
     let first = chars.next()?;
-    let ok = (first.is_alphabetic() || first == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    let ok = (first.is_alphabetic() || first == '_') && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '.');
     ok.then_some(name)
 }
 
@@ -208,18 +181,9 @@ mod tests {
 
     #[test]
     fn file_lines_of_frames_and_syntax_errors_are_recognised() {
-        assert_eq!(
-            file_line("  File \"/work/main.py\", line 4, in <module>"),
-            Some(("/work/main.py", 4))
-        );
-        assert_eq!(
-            file_line("  File \"/work/main.py\", line 1"),
-            Some(("/work/main.py", 1))
-        );
-        assert_eq!(
-            file_line("  File \"<string>\", line 1, in <module>"),
-            Some(("<string>", 1))
-        );
+        assert_eq!(file_line("  File \"/work/main.py\", line 4, in <module>"), Some(("/work/main.py", 4)));
+        assert_eq!(file_line("  File \"/work/main.py\", line 1"), Some(("/work/main.py", 1)));
+        assert_eq!(file_line("  File \"<string>\", line 1, in <module>"), Some(("<string>", 1)));
         assert_eq!(file_line("    File \"/work/main.py\", line 1"), None);
         assert_eq!(file_line("  File \"/work/main.py\", line x"), None);
     }
@@ -234,22 +198,13 @@ mod tests {
 
     #[test]
     fn exception_types_are_dotted_names() {
-        assert_eq!(
-            exception_type("NameError: name 'x' is not defined"),
-            Some("NameError")
-        );
+        assert_eq!(exception_type("NameError: name 'x' is not defined"), Some("NameError"));
         assert_eq!(
             exception_type("json.decoder.JSONDecodeError: Expecting value"),
             Some("json.decoder.JSONDecodeError")
         );
-        assert_eq!(
-            exception_type("KeyboardInterrupt"),
-            Some("KeyboardInterrupt")
-        );
-        assert_eq!(
-            exception_type("During handling of the above exception, another exception occurred:"),
-            None
-        );
+        assert_eq!(exception_type("KeyboardInterrupt"), Some("KeyboardInterrupt"));
+        assert_eq!(exception_type("During handling of the above exception, another exception occurred:"), None);
         assert_eq!(exception_type(""), None);
     }
 
@@ -258,11 +213,8 @@ mod tests {
         let src = Sources::default();
         let mut p = Python::default();
         let mut out = Vec::new();
-        for line in [
-            "Traceback (most recent call last):",
-            "  File \"<string>\", line 1, in <module>",
-            "ValueError: x",
-        ] {
+        for line in ["Traceback (most recent call last):", "  File \"<string>\", line 1, in <module>", "ValueError: x"]
+        {
             p.line(line, &src, &mut out);
         }
         assert!(out.is_empty());

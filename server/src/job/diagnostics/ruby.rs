@@ -95,15 +95,7 @@ impl Ruby {
         if let Some(message) = rest.strip_prefix(" warning: ") {
             if let Some((file, line_no)) = at {
                 let range = src.line(&file, line_no).trimmed();
-                out.push(on_line(
-                    &file,
-                    line_no,
-                    range,
-                    Severity::Warning,
-                    message.to_owned(),
-                    None,
-                    SOURCE,
-                ));
+                out.push(on_line(&file, line_no, range, Severity::Warning, message.to_owned(), None, SOURCE));
             }
             return;
         }
@@ -118,10 +110,7 @@ impl Ruby {
             return;
         }
         // `in `f': message (Class)`, or `in 'Object#f': ...` in later Rubies.
-        let Some(rest) = rest
-            .strip_prefix("in `")
-            .or_else(|| rest.strip_prefix("in '"))
-        else {
+        let Some(rest) = rest.strip_prefix("in `").or_else(|| rest.strip_prefix("in '")) else {
             return;
         };
         let Some((_, message)) = rest.split_once("': ") else {
@@ -133,17 +122,11 @@ impl Ruby {
             .map(|(_, class)| class)
             .filter(|c| {
                 c.starts_with(|c: char| c.is_ascii_uppercase())
-                    && c.chars()
-                        .all(|c| c.is_alphanumeric() || c == ':' || c == '_')
+                    && c.chars().all(|c| c.is_alphanumeric() || c == ':' || c == '_')
             })
             .map(str::to_owned);
         let at_top = at.is_some();
-        self.pending = Some(Pending {
-            at_top,
-            message: message.to_owned(),
-            code,
-            ..Pending::new(at)
-        });
+        self.pending = Some(Pending { at_top, message: message.to_owned(), code, ..Pending::new(at) });
     }
 
     fn flush(&mut self, src: &Sources, out: &mut Vec<Diagnostic>) {
@@ -157,15 +140,7 @@ impl Ruby {
             }
             _ => text.trimmed(),
         };
-        out.push(on_line(
-            &file,
-            line_no,
-            range,
-            Severity::Error,
-            p.message,
-            p.code,
-            SOURCE,
-        ));
+        out.push(on_line(&file, line_no, range, Severity::Error, p.message, p.code, SOURCE));
     }
 }
 
@@ -197,8 +172,7 @@ fn frame_location(frame: &str, src: &Sources) -> Option<(String, u32)> {
 fn marks(line: &str) -> Option<(u32, u32)> {
     let t = line.trim_end();
     let first = t.find(['^', '~'])?;
-    let ok = t[..first].chars().all(|c| c == ' ' || c == '\t')
-        && t[first..].chars().all(|c| c == '^' || c == '~');
+    let ok = t[..first].chars().all(|c| c == ' ' || c == '\t') && t[first..].chars().all(|c| c == '^' || c == '~');
     ok.then(|| (t[..first].chars().count() as u32, t.chars().count() as u32))
 }
 

@@ -95,26 +95,13 @@ impl RustPanic {
         };
         let text = src.line(file, line_no - 1);
         let character = text.utf16(Col::RustcDisplay(col.saturating_sub(1)));
-        self.pending = Some(Pending {
-            file: file.to_owned(),
-            line: line_no - 1,
-            character,
-            message,
-        });
+        self.pending = Some(Pending { file: file.to_owned(), line: line_no - 1, character, message });
     }
 
     pub fn finish(&mut self, src: &Sources, out: &mut Vec<Diagnostic>) {
         let Some(p) = self.pending.take() else { return };
         let end = src.line(&p.file, p.line).token_end(p.character);
-        out.push(on_line(
-            &p.file,
-            p.line,
-            (p.character, end),
-            Severity::Error,
-            p.message.join("\n"),
-            None,
-            SOURCE,
-        ));
+        out.push(on_line(&p.file, p.line, (p.character, end), Severity::Error, p.message.join("\n"), None, SOURCE));
     }
 }
 
@@ -153,27 +140,12 @@ mod tests {
 
     #[test]
     fn panic_lines_name_their_place() {
-        assert_eq!(
-            panic_location("thread 'main' (20) panicked at main.rs:10:5:"),
-            Some("main.rs:10:5")
-        );
-        assert_eq!(
-            panic_location("thread 'worker' panicked at src/a b.rs:1:2:"),
-            Some("src/a b.rs:1:2")
-        );
-        assert_eq!(
-            panic_location("thread 'main' panicked at 'boom', main.rs:1:2"),
-            None
-        );
+        assert_eq!(panic_location("thread 'main' (20) panicked at main.rs:10:5:"), Some("main.rs:10:5"));
+        assert_eq!(panic_location("thread 'worker' panicked at src/a b.rs:1:2:"), Some("src/a b.rs:1:2"));
+        assert_eq!(panic_location("thread 'main' panicked at 'boom', main.rs:1:2"), None);
         assert_eq!(panic_location("main.rs:1:2:"), None);
-        assert_eq!(
-            old_panic("thread 'main' panicked at 'boom', main.rs:1:2"),
-            Some("boom', main.rs:1:2")
-        );
-        assert_eq!(
-            quoted_end("it's done', src/a b.rs:1:2"),
-            Some(("it's done", "src/a b.rs:1:2"))
-        );
+        assert_eq!(old_panic("thread 'main' panicked at 'boom', main.rs:1:2"), Some("boom', main.rs:1:2"));
+        assert_eq!(quoted_end("it's done', src/a b.rs:1:2"), Some(("it's done", "src/a b.rs:1:2")));
         assert_eq!(quoted_end("no place', here"), None);
         assert_eq!(place_parts("util/mod.rs:3:9"), Some(("util/mod.rs", 3, 9)));
         assert_eq!(place_parts("main.rs:0:9"), None);

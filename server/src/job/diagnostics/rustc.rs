@@ -97,17 +97,12 @@ fn diagnostic(m: &Message, src: &Sources) -> Option<Diagnostic> {
         _ => return None,
     };
     let primary = m.spans.iter().find(|s| s.is_primary)?;
-    let (file, span) =
-        std::iter::successors(Some(primary), |s| s.expansion.as_ref().map(|e| &e.span))
-            .chain(m.spans.iter())
-            .find_map(|s| src.resolve(&s.file_name).map(|f| (f, s)))?;
+    let (file, span) = std::iter::successors(Some(primary), |s| s.expansion.as_ref().map(|e| &e.span))
+        .chain(m.spans.iter())
+        .find_map(|s| src.resolve(&s.file_name).map(|f| (f, s)))?;
     let position = |line: u32, column: u32| {
         let line = line.saturating_sub(1);
-        (
-            line,
-            src.line(file, line)
-                .utf16(Col::Chars(column.saturating_sub(1))),
-        )
+        (line, src.line(file, line).utf16(Col::Chars(column.saturating_sub(1))))
     };
     let mut message = m.message.clone();
     if let Some(label) = primary.label.as_deref().filter(|l| !l.is_empty()) {
@@ -140,14 +135,7 @@ mod tests {
     #[test]
     fn lines_that_are_not_json_pass_through() {
         let mut out = Vec::new();
-        assert_eq!(
-            Rustc.line(
-                "error: linking with `cc` failed: exit status: 1",
-                &src(),
-                &mut out
-            ),
-            None
-        );
+        assert_eq!(Rustc.line("error: linking with `cc` failed: exit status: 1", &src(), &mut out), None);
         assert_eq!(Rustc.line("{not json", &src(), &mut out), None);
         assert!(out.is_empty());
     }
@@ -164,14 +152,8 @@ mod tests {
     fn a_span_in_a_macro_of_the_standard_library_maps_to_its_call_site() {
         let line = r#"{"$message_type":"diagnostic","message":"boom","code":null,"level":"error","spans":[{"file_name":"/rustc/abc/library/core/src/macros/mod.rs","byte_start":0,"byte_end":1,"line_start":9,"line_end":9,"column_start":1,"column_end":2,"is_primary":true,"label":null,"expansion":{"span":{"file_name":"main.rs","byte_start":0,"byte_end":0,"line_start":2,"line_end":2,"column_start":18,"column_end":21,"is_primary":false,"label":null,"expansion":null},"macro_decl_name":"m!","def_site_span":null}}],"children":[],"rendered":"error: boom\n"}"#;
         let mut out = Vec::new();
-        assert_eq!(
-            Rustc.line(line, &src(), &mut out),
-            Some("error: boom\n".into())
-        );
+        assert_eq!(Rustc.line(line, &src(), &mut out), Some("error: boom\n".into()));
         assert_eq!(out.len(), 1);
-        assert_eq!(
-            (out[0].file.as_str(), out[0].start, out[0].end),
-            ("main.rs", (1, 17), (1, 20))
-        );
+        assert_eq!((out[0].file.as_str(), out[0].start, out[0].end), ("main.rs", (1, 17), (1, 20)));
     }
 }

@@ -67,15 +67,7 @@ impl Sources {
     pub fn new(files: &[JobFile]) -> Sources {
         let files = files
             .iter()
-            .map(|f| {
-                (
-                    f.path.clone(),
-                    SourceFile {
-                        content: f.content.clone(),
-                        line_starts: OnceLock::new(),
-                    },
-                )
-            })
+            .map(|f| (f.path.clone(), SourceFile { content: f.content.clone(), line_starts: OnceLock::new() }))
             .collect();
         Sources { files }
     }
@@ -101,18 +93,13 @@ impl Sources {
             }
         }
         let normal = segments.join("/");
-        self.files
-            .get_key_value(normal.as_str())
-            .map(|(k, _)| k.as_str())
+        self.files.get_key_value(normal.as_str()).map(|(k, _)| k.as_str())
     }
 
     /// The job's path of the only file with this name (no directory), for
     /// tools that print names only.
     pub fn only_file_named(&self, name: &str) -> Option<&str> {
-        let mut matching = self
-            .files
-            .keys()
-            .filter(|p| p.rsplit('/').next() == Some(name));
+        let mut matching = self.files.keys().filter(|p| p.rsplit('/').next() == Some(name));
         match (matching.next(), matching.next()) {
             (Some(path), None) => Some(path),
             _ => None,
@@ -127,26 +114,16 @@ impl Sources {
         };
         let starts = f.line_starts.get_or_init(|| {
             std::iter::once(0)
-                .chain(
-                    f.content
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, b)| **b == b'\n')
-                        .map(|(i, _)| i + 1),
-                )
+                .chain(f.content.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1))
                 .collect()
         });
         let Some(&start) = starts.get(line as usize) else {
             return Line::empty();
         };
-        let end = starts
-            .get(line as usize + 1)
-            .map_or(f.content.len(), |next| next - 1);
+        let end = starts.get(line as usize + 1).map_or(f.content.len(), |next| next - 1);
         let bytes = &f.content[start..end.max(start)];
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-        Line {
-            text: String::from_utf8_lossy(bytes),
-        }
+        Line { text: String::from_utf8_lossy(bytes) }
     }
 }
 
@@ -158,16 +135,12 @@ pub struct Line<'a> {
 
 impl<'a> Line<'a> {
     fn empty() -> Line<'a> {
-        Line {
-            text: Cow::Borrowed(""),
-        }
+        Line { text: Cow::Borrowed("") }
     }
 
     /// A line of this text (for tests and for parsers that quote the line).
     pub fn of(text: &'a str) -> Line<'a> {
-        Line {
-            text: Cow::Borrowed(text),
-        }
+        Line { text: Cow::Borrowed(text) }
     }
 
     pub fn text(&self) -> &str {
@@ -253,9 +226,7 @@ fn token_len(first: char, rest: &str) -> u32 {
         }
     }
     if is_word(first) {
-        let word = rest
-            .find(|c: char| !is_word(c))
-            .map_or(rest, |end| &rest[..end]);
+        let word = rest.find(|c: char| !is_word(c)).map_or(rest, |end| &rest[..end]);
         return first.len_utf16() as u32 + units(word);
     }
     first.len_utf16() as u32
@@ -373,10 +344,7 @@ mod tests {
         Sources::new(
             &files
                 .iter()
-                .map(|(p, c)| JobFile {
-                    path: p.to_string(),
-                    content: c.as_bytes().to_vec(),
-                })
+                .map(|(p, c)| JobFile { path: p.to_string(), content: c.as_bytes().to_vec() })
                 .collect::<Vec<_>>(),
         )
     }
@@ -384,22 +352,10 @@ mod tests {
     #[test]
     fn paths_as_tools_print_them_resolve_to_job_paths() {
         let s = sources(&[("main.c", ""), ("lib/util.py", "")]);
-        for printed in [
-            "main.c",
-            "./main.c",
-            "/work/main.c",
-            "file:///work/main.c",
-            "lib/../main.c",
-            " main.c",
-        ] {
+        for printed in ["main.c", "./main.c", "/work/main.c", "file:///work/main.c", "lib/../main.c", " main.c"] {
             assert_eq!(s.resolve(printed), Some("main.c"), "{printed}");
         }
-        for printed in [
-            "/work/lib/util.py",
-            "./lib/util.py",
-            "lib/./util.py",
-            "file:///work/lib/util.py",
-        ] {
+        for printed in ["/work/lib/util.py", "./lib/util.py", "lib/./util.py", "file:///work/lib/util.py"] {
             assert_eq!(s.resolve(printed), Some("lib/util.py"), "{printed}");
         }
     }
@@ -427,9 +383,7 @@ mod tests {
     #[test]
     fn lines_are_split_on_line_feeds_without_carriage_returns() {
         let s = sources(&[("a.txt", "one\r\ntwo\n\nlast")]);
-        let texts: Vec<String> = (0..5)
-            .map(|i| s.line("a.txt", i).text().to_owned())
-            .collect();
+        let texts: Vec<String> = (0..5).map(|i| s.line("a.txt", i).text().to_owned()).collect();
         assert_eq!(texts, ["one", "two", "", "last", ""]);
         assert_eq!(s.line("missing", 0).text(), "");
     }

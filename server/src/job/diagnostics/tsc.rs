@@ -43,8 +43,7 @@ impl Tsc {
         } else {
             return;
         };
-        let Some((code, message)) = rest.split_once(": ").filter(|(c, _)| c.starts_with("TS"))
-        else {
+        let Some((code, message)) = rest.split_once(": ").filter(|(c, _)| c.starts_with("TS")) else {
             return;
         };
         let Some(file) = src.resolve(path) else {
@@ -85,14 +84,8 @@ mod tests {
 
     #[test]
     fn headers_split_into_path_position_and_rest() {
-        assert_eq!(
-            header("main.ts(3,7): error TS2322: x"),
-            Some(("main.ts", 3, 7, "error TS2322: x"))
-        );
-        assert_eq!(
-            header("a (b)/m.ts(1,2): error TS1: x"),
-            Some(("a (b)/m.ts", 1, 2, "error TS1: x"))
-        );
+        assert_eq!(header("main.ts(3,7): error TS2322: x"), Some(("main.ts", 3, 7, "error TS2322: x")));
+        assert_eq!(header("a (b)/m.ts(1,2): error TS1: x"), Some(("a (b)/m.ts", 1, 2, "error TS1: x")));
         assert_eq!(header("error TS5023: Unknown compiler option 'x'."), None);
         assert_eq!(header("(1,2): error TS1: x"), None);
     }

@@ -29,16 +29,8 @@ pub const WORKDIR: &str = "/work";
 /// is random per server process. Not the pid: two servers that each run as
 /// PID 1 of their own container share one engine, and so would their names.
 pub fn name(instance: &str, job: JobId) -> String {
-    let clean: String = instance
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let clean: String =
+        instance.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     format!("coderun-{clean}-{}-{job}", run_token())
 }
 
@@ -59,25 +51,14 @@ pub fn pids_limit(c: &DockerConfig, limits: HostLimits) -> i64 {
 }
 
 /// The create request for one job's container.
-pub fn create_body(
-    c: &DockerConfig,
-    shape: &ContainerShape,
-    job: JobId,
-    limits: HostLimits,
-) -> ContainerCreateBody {
+pub fn create_body(c: &DockerConfig, shape: &ContainerShape, job: JobId, limits: HostLimits) -> ContainerCreateBody {
     let tmpfs_opts = |bytes: u64, exec: bool| {
         let exec = if exec { "exec" } else { "noexec" };
-        let (uid, gid) = c
-            .user
-            .split_once(':')
-            .unwrap_or((c.user.as_str(), c.user.as_str()));
+        let (uid, gid) = c.user.split_once(':').unwrap_or((c.user.as_str(), c.user.as_str()));
         format!("rw,{exec},nosuid,nodev,size={bytes},mode=0700,uid={uid},gid={gid}")
     };
     let tmpfs = HashMap::from([
-        (
-            WORKDIR.to_owned(),
-            tmpfs_opts(c.workdir_bytes, shape.exec_workdir),
-        ),
+        (WORKDIR.to_owned(), tmpfs_opts(c.workdir_bytes, shape.exec_workdir)),
         ("/tmp".to_owned(), tmpfs_opts(c.tmp_bytes, false)),
     ]);
     let ulimit = |name: &str, value: u64| ResourcesUlimits {
@@ -89,9 +70,7 @@ pub fn create_body(
     let host = HostConfig {
         network_mode: Some(c.network.clone()),
         cap_drop: Some(c.cap_drop.clone()),
-        security_opt: c
-            .no_new_privileges
-            .then(|| vec!["no-new-privileges:true".to_owned()]),
+        security_opt: c.no_new_privileges.then(|| vec!["no-new-privileges:true".to_owned()]),
         readonly_rootfs: Some(c.read_only_root),
         tmpfs: Some(tmpfs),
         memory: Some(memory),
@@ -104,10 +83,7 @@ pub fn create_body(
             ulimit("fsize", c.ulimit_file_size_bytes),
             ulimit("core", c.ulimit_core_bytes),
         ]),
-        log_config: Some(HostConfigLogConfig {
-            typ: Some(c.log_driver.clone()),
-            config: None,
-        }),
+        log_config: Some(HostConfigLogConfig { typ: Some(c.log_driver.clone()), config: None }),
         init: Some(c.init),
         oom_score_adj: Some(c.oom_score_adj),
         runtime: shape.runtime.clone(),
@@ -115,20 +91,14 @@ pub fn create_body(
         ipc_mode: Some("private".to_owned()),
         ..Default::default()
     };
-    let labels = HashMap::from([
-        (INSTANCE_LABEL.to_owned(), c.instance.clone()),
-        (JOB_LABEL.to_owned(), job.to_string()),
-    ]);
+    let labels =
+        HashMap::from([(INSTANCE_LABEL.to_owned(), c.instance.clone()), (JOB_LABEL.to_owned(), job.to_string())]);
     ContainerCreateBody {
         image: Some(shape.image.clone()),
         user: Some(c.user.clone()),
         working_dir: Some(WORKDIR.to_owned()),
         // The runner's own environment; each stage gets the language's.
-        env: Some(vec![
-            "PATH=/usr/local/bin:/usr/bin:/bin".into(),
-            "HOME=/tmp".into(),
-            "LANG=C.UTF-8".into(),
-        ]),
+        env: Some(vec!["PATH=/usr/local/bin:/usr/bin:/bin".into(), "HOME=/tmp".into(), "LANG=C.UTF-8".into()]),
         entrypoint: Some(vec!["/usr/local/bin/coderun-runner".to_owned()]),
         cmd: Some(Vec::new()),
         attach_stdin: Some(true),
@@ -154,32 +124,17 @@ mod tests {
     use super::*;
 
     fn shape(exec: bool) -> ContainerShape {
-        ContainerShape {
-            image: "coderun/python".into(),
-            exec_workdir: exec,
-            runtime: None,
-        }
+        ContainerShape { image: "coderun/python".into(), exec_workdir: exec, runtime: None }
     }
 
     #[test]
     fn defaults_harden_everything() {
         let c = DockerConfig::default();
-        let b = create_body(
-            &c,
-            &shape(false),
-            7,
-            HostLimits {
-                memory_bytes: 256 << 20,
-                processes: 64,
-            },
-        );
+        let b = create_body(&c, &shape(false), 7, HostLimits { memory_bytes: 256 << 20, processes: 64 });
         let h = b.host_config.unwrap();
         assert_eq!(h.network_mode.as_deref(), Some("none"));
         assert_eq!(h.cap_drop, Some(vec!["ALL".to_owned()]));
-        assert_eq!(
-            h.security_opt,
-            Some(vec!["no-new-privileges:true".to_owned()])
-        );
+        assert_eq!(h.security_opt, Some(vec!["no-new-privileges:true".to_owned()]));
         assert_eq!(h.readonly_rootfs, Some(true));
         assert_eq!(h.memory, Some(256 << 20));
         assert_eq!(h.memory_swap, h.memory);
@@ -190,12 +145,7 @@ mod tests {
         let tmpfs = h.tmpfs.unwrap();
         assert!(tmpfs["/work"].contains("noexec") && tmpfs["/work"].contains("uid=1000"));
         assert!(tmpfs["/tmp"].contains("noexec"));
-        let ulimits: Vec<_> = h
-            .ulimits
-            .unwrap()
-            .into_iter()
-            .map(|u| (u.name.unwrap(), u.hard.unwrap()))
-            .collect();
+        let ulimits: Vec<_> = h.ulimits.unwrap().into_iter().map(|u| (u.name.unwrap(), u.hard.unwrap())).collect();
         assert!(ulimits.contains(&("core".to_owned(), 0)));
         assert_eq!(b.user.as_deref(), Some("1000:1000"));
         assert_eq!(b.labels.unwrap()[INSTANCE_LABEL], "default");
@@ -204,15 +154,7 @@ mod tests {
     #[test]
     fn compiled_languages_may_exec_in_work_only() {
         let c = DockerConfig::default();
-        let b = create_body(
-            &c,
-            &shape(true),
-            1,
-            HostLimits {
-                memory_bytes: 1 << 30,
-                processes: 8,
-            },
-        );
+        let b = create_body(&c, &shape(true), 1, HostLimits { memory_bytes: 1 << 30, processes: 8 });
         let tmpfs = b.host_config.unwrap().tmpfs.unwrap();
         assert!(tmpfs["/work"].contains(",exec,"));
         assert!(tmpfs["/tmp"].contains("noexec"));

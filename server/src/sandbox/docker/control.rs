@@ -36,14 +36,7 @@ impl DockerControl {
         config: Arc<DockerConfig>,
         removals: Removals,
     ) -> DockerControl {
-        DockerControl {
-            id,
-            job,
-            limits,
-            docker,
-            config,
-            removals,
-        }
+        DockerControl { id, job, limits, docker, config, removals }
     }
 
     /// The container's id.
@@ -68,10 +61,7 @@ impl DockerControl {
         tokio::time::timeout(api, self.docker.update_container(&self.id, body))
             .await
             .map_err(|_| DockerError::Timeout("update a container's limits"))?
-            .map_err(|source| DockerError::Engine {
-                what: "update a container's limits",
-                source,
-            })?;
+            .map_err(|source| DockerError::Engine { what: "update a container's limits", source })?;
         self.limits = limits;
         Ok(())
     }

@@ -35,19 +35,14 @@ const DETECT_OUTPUT: u64 = 16 * 1024;
 /// Languages are detected at once, each in a container of its own: `ids`
 /// gives each a sandbox id of its own (the one the jobs' ids come from),
 /// since containers are named after it.
-pub async fn detect_languages(
-    backend: &DockerBackend,
-    defs: Vec<LanguageDef>,
-    ids: &AtomicU64,
-) -> Catalog {
+pub async fn detect_languages(backend: &DockerBackend, defs: Vec<LanguageDef>, ids: &AtomicU64) -> Catalog {
     let mut cache = VersionCache::load();
     let found = join_all(defs.into_iter().map(|def| {
         let cached = cache.clone();
         async move {
             let id = def.id.clone();
             let job = ids.fetch_add(1, Ordering::Relaxed);
-            let result =
-                tokio::time::timeout(DETECT_TIMEOUT, detect_one(backend, def, &cached, job)).await;
+            let result = tokio::time::timeout(DETECT_TIMEOUT, detect_one(backend, def, &cached, job)).await;
             (id, result.unwrap_or_else(|_| Err("timed out".to_owned())))
         }
     }))
@@ -76,21 +71,14 @@ async fn detect_one(
     let image = def.image.clone();
     match backend.image_exists(&image).await {
         Ok(true) => {}
-        Ok(false) => {
-            return Err(format!(
-                "the image {image} is missing (scripts/images builds it)"
-            ))
-        }
+        Ok(false) => return Err(format!("the image {image} is missing (scripts/images builds it)")),
         Err(e) => return Err(e.to_string()),
     }
     let image_id = backend.image_id(&image).await.unwrap_or_default();
     let key = format!("{image_id} {}", def.detect.join(" "));
     let language = Language::new(def, String::new(), Vec::new());
     if let Some(version) = cache.entries.get(&key).filter(|_| !image_id.is_empty()) {
-        return Ok((
-            Language::new(language.def, version.clone(), Vec::new()),
-            key,
-        ));
+        return Ok((Language::new(language.def, version.clone(), Vec::new()), key));
     }
     let text = run_detect(backend, &language, job).await?;
     let version = parse_version(&text).ok_or_else(|| format!("no version in {text:?}"))?;
@@ -98,23 +86,13 @@ async fn detect_one(
 }
 
 /// Runs the language's `detect` command in a container of its image.
-async fn run_detect(
-    backend: &DockerBackend,
-    language: &Language,
-    job: JobId,
-) -> Result<String, String> {
+async fn run_detect(backend: &DockerBackend, language: &Language, job: JobId) -> Result<String, String> {
     let spec = SandboxSpec {
         job,
         shape: SandboxShape::Docker(backend.shape(language)),
-        limits: HostLimits {
-            memory_bytes: 512 << 20,
-            processes: 64,
-        },
+        limits: HostLimits { memory_bytes: 512 << 20, processes: 64 },
     };
-    let mut sandbox = backend
-        .start(spec)
-        .await
-        .map_err(|e| format!("{e}: {}", source_chain(&e)))?;
+    let mut sandbox = backend.start(spec).await.map_err(|e| format!("{e}: {}", source_chain(&e)))?;
     let stage = wire::StageSpec {
         argv: language.def.detect.clone(),
         env: language.env.clone(),
@@ -130,11 +108,7 @@ async fn run_detect(
         },
         user: None,
     };
-    sandbox
-        .link
-        .send(HostMsg::Stage(stage))
-        .await
-        .map_err(|e| e.to_string())?;
+    sandbox.link.send(HostMsg::Stage(stage)).await.map_err(|e| e.to_string())?;
     let mut text = Vec::new();
     loop {
         match sandbox.link.recv().await {
@@ -182,10 +156,8 @@ impl VersionCache {
     }
 
     fn load() -> VersionCache {
-        let entries = std::fs::read(Self::path())
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
+        let entries =
+            std::fs::read(Self::path()).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
         VersionCache { entries }
     }
 

@@ -56,9 +56,7 @@ impl ContainerShape {
     /// `runsc` has no `update` command, so the engine cannot change a
     /// running container's memory or pids limit under it.
     pub fn limits_fixed(&self) -> bool {
-        self.runtime
-            .as_deref()
-            .is_some_and(|rt| rt == "runsc" || rt.ends_with("/runsc"))
+        self.runtime.as_deref().is_some_and(|rt| rt == "runsc" || rt.ends_with("/runsc"))
     }
 }
 
@@ -93,9 +91,7 @@ impl DockerError {
             DockerError::MissingImage(image) => {
                 format!("the sandbox image {image} of this language is missing on the server")
             }
-            DockerError::Connect { .. } => {
-                "the server cannot reach its container engine".to_owned()
-            }
+            DockerError::Connect { .. } => "the server cannot reach its container engine".to_owned(),
             DockerError::Timeout(what) => format!("the container engine did not {what} in time"),
             DockerError::Engine { what, .. } => format!("the container engine failed to {what}"),
             DockerError::EndedEarly => "the sandbox container ended before it was ready".to_owned(),
@@ -116,28 +112,16 @@ impl DockerBackend {
     /// answers. `longest_stage` is the largest wall time a stage may have:
     /// bollard's own timeout is set above it, so that no request is cut
     /// short while a job legitimately runs.
-    pub async fn connect(
-        config: DockerConfig,
-        longest_stage: Duration,
-    ) -> Result<DockerBackend, DockerError> {
+    pub async fn connect(config: DockerConfig, longest_stage: Duration) -> Result<DockerBackend, DockerError> {
         let socket = config
             .socket
             .clone()
-            .or_else(|| {
-                std::env::var("DOCKER_HOST")
-                    .ok()
-                    .filter(|h| h.starts_with("unix://"))
-            })
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| h.starts_with("unix://")))
             .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
-        let timeout = longest_stage.max(Duration::from_millis(config.api_timeout_ms))
-            + Duration::from_secs(60);
-        let connect_error = |source| DockerError::Connect {
-            socket: socket.clone(),
-            source,
-        };
-        let docker =
-            Docker::connect_with_unix(&socket, timeout.as_secs(), bollard::API_DEFAULT_VERSION)
-                .map_err(connect_error)?;
+        let timeout = longest_stage.max(Duration::from_millis(config.api_timeout_ms)) + Duration::from_secs(60);
+        let connect_error = |source| DockerError::Connect { socket: socket.clone(), source };
+        let docker = Docker::connect_with_unix(&socket, timeout.as_secs(), bollard::API_DEFAULT_VERSION)
+            .map_err(connect_error)?;
         let api = Duration::from_millis(config.api_timeout_ms);
         let docker = tokio::time::timeout(api, docker.negotiate_version())
             .await
@@ -155,11 +139,7 @@ impl DockerBackend {
         );
         let config = Arc::new(config);
         let removals = Removals::new(docker.clone(), config.clone());
-        Ok(DockerBackend {
-            docker,
-            config,
-            removals,
-        })
+        Ok(DockerBackend { docker, config, removals })
     }
 
     /// Removes the containers of this instance that a crashed run left.
@@ -169,19 +149,10 @@ impl DockerBackend {
 
     /// The container shape of a language.
     pub fn shape(&self, language: &Language) -> ContainerShape {
-        let runtime = self
-            .config
-            .runtimes
-            .get(language.id())
-            .or(self.config.runtime.as_ref())
-            .cloned();
+        let runtime = self.config.runtimes.get(language.id()).or(self.config.runtime.as_ref()).cloned();
         ContainerShape {
             image: language.def.image.clone(),
-            exec_workdir: language
-                .def
-                .run
-                .first()
-                .is_some_and(|p| p.starts_with("./")),
+            exec_workdir: language.def.run.first().is_some_and(|p| p.starts_with("./")),
             runtime,
         }
     }
@@ -190,11 +161,7 @@ impl DockerBackend {
     /// where they mean the same, and what only a container adds.
     pub fn features(&self) -> Vec<String> {
         let c = &self.config;
-        let non_root = c
-            .user
-            .split(':')
-            .next()
-            .is_some_and(|u| u != "0" && u != "root");
+        let non_root = c.user.split(':').next().is_some_and(|u| u != "0" && u != "root");
         let on = [
             (true, "container"),
             (true, "pidNamespace"),
@@ -208,18 +175,11 @@ impl DockerBackend {
             (non_root, "separateUid"),
             (true, "rlimits"),
             (c.no_new_privileges, "noNewPrivs"),
-            (
-                c.cap_drop.iter().any(|d| d.eq_ignore_ascii_case("ALL")),
-                "noCapabilities",
-            ),
+            (c.cap_drop.iter().any(|d| d.eq_ignore_ascii_case("ALL")), "noCapabilities"),
             (c.read_only_root, "readOnlyRoot"),
         ];
         let mut out = vec!["sandbox:docker".to_owned()];
-        out.extend(
-            on.iter()
-                .filter(|(b, _)| *b)
-                .map(|(_, name)| format!("isolation:{name}")),
-        );
+        out.extend(on.iter().filter(|(b, _)| *b).map(|(_, name)| format!("isolation:{name}")));
         if let Some(rt) = &c.runtime {
             out.push(format!("runtime:{rt}"));
         }
@@ -233,29 +193,20 @@ impl DockerBackend {
             Err(_) => Err(DockerError::Timeout("inspect an image")),
             Ok(Ok(_)) => Ok(true),
             Ok(Err(e)) if is_not_found(&e) => Ok(false),
-            Ok(Err(source)) => Err(DockerError::Engine {
-                what: "inspect an image",
-                source,
-            }),
+            Ok(Err(source)) => Err(DockerError::Engine { what: "inspect an image", source }),
         }
     }
 
     /// The image's id, which changes whenever the image is rebuilt.
     pub async fn image_id(&self, image: &str) -> Option<String> {
         let api = Duration::from_millis(self.config.api_timeout_ms);
-        tokio::time::timeout(api, self.docker.inspect_image(image))
-            .await
-            .ok()?
-            .ok()?
-            .id
+        tokio::time::timeout(api, self.docker.inspect_image(image)).await.ok()?.ok()?.id
     }
 
     /// Starts a container for one job and waits for its runner's Ready.
     pub async fn start(&self, spec: SandboxSpec) -> Result<Sandbox, SandboxError> {
         let SandboxShape::Docker(shape) = &spec.shape else {
-            return Err(SandboxError::Unsupported(
-                "a native sandbox shape given to the Docker backend".into(),
-            ));
+            return Err(SandboxError::Unsupported("a native sandbox shape given to the Docker backend".into()));
         };
         let limit = Duration::from_millis(self.config.start_timeout_ms);
         match tokio::time::timeout(limit, self.start_inner(&spec, shape)).await {
@@ -264,11 +215,7 @@ impl DockerBackend {
         }
     }
 
-    async fn start_inner(
-        &self,
-        spec: &SandboxSpec,
-        shape: &ContainerShape,
-    ) -> Result<Sandbox, SandboxError> {
+    async fn start_inner(&self, spec: &SandboxSpec, shape: &ContainerShape) -> Result<Sandbox, SandboxError> {
         let name = container::name(&self.config.instance, spec.job);
         let body = container::create_body(&self.config, shape, spec.job, spec.limits);
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
@@ -280,55 +227,34 @@ impl DockerBackend {
         // hands the control back, or drops it (removing the container)
         // when nobody waits any more; shutdown's drain waits for the task.
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let (docker, config, removals) = (
-            self.docker.clone(),
-            self.config.clone(),
-            self.removals.clone(),
-        );
+        let (docker, config, removals) = (self.docker.clone(), self.config.clone(), self.removals.clone());
         let (job, limits, image) = (spec.job, spec.limits, shape.image.clone());
         self.removals.spawn_tracked(async move {
-            let created = docker
-                .create_container(Some(options), body)
-                .await
-                .map_err(|e| {
-                    if is_not_found(&e) {
-                        DockerError::MissingImage(image)
-                    } else {
-                        DockerError::Engine {
-                            what: "create a container",
-                            source: e,
-                        }
-                    }
-                });
-            let control =
-                created.map(|c| DockerControl::new(c.id, job, limits, docker, config, removals));
+            let created = docker.create_container(Some(options), body).await.map_err(|e| {
+                if is_not_found(&e) {
+                    DockerError::MissingImage(image)
+                } else {
+                    DockerError::Engine { what: "create a container", source: e }
+                }
+            });
+            let control = created.map(|c| DockerControl::new(c.id, job, limits, docker, config, removals));
             // Unsent, the control is dropped here, which removes the container.
             drop(tx.send(control));
         });
         // From here on, dropping `control` removes the container.
         let control = rx.await.map_err(|_| DockerError::EndedEarly)??;
         let created_id = control.id().to_owned();
-        let attach = AttachContainerOptionsBuilder::default()
-            .stdin(true)
-            .stdout(true)
-            .stderr(true)
-            .stream(true)
-            .build();
+        let attach =
+            AttachContainerOptionsBuilder::default().stdin(true).stdout(true).stderr(true).stream(true).build();
         let attached = self
             .docker
             .attach_container(&created_id, Some(attach))
             .await
-            .map_err(|source| DockerError::Engine {
-                what: "attach to a container",
-                source,
-            })?;
+            .map_err(|source| DockerError::Engine { what: "attach to a container", source })?;
         self.docker
             .start_container(&created_id, None)
             .await
-            .map_err(|source| DockerError::Engine {
-                what: "start a container",
-                source,
-            })?;
+            .map_err(|source| DockerError::Engine { what: "start a container", source })?;
 
         let job = spec.job;
         let stdout = attached.output.filter_map(move |frame| {
@@ -336,9 +262,7 @@ impl DockerBackend {
                 Ok(bollard::container::LogOutput::StdOut { message }) => Some(Ok(message)),
                 Ok(other) => {
                     // The runner's stderr: its own diagnostics, for the log.
-                    let text = String::from_utf8_lossy(other.as_ref())
-                        .trim_end()
-                        .to_owned();
+                    let text = String::from_utf8_lossy(other.as_ref()).trim_end().to_owned();
                     if !text.is_empty() {
                         tracing::warn!(job, runner_stderr = %text, "container stderr");
                     }
@@ -347,23 +271,15 @@ impl DockerBackend {
                 Err(e) => Some(Err(std::io::Error::other(e))),
             })
         });
-        let mut link = RunnerLink::new(
-            tokio_util::io::StreamReader::new(Box::pin(stdout)),
-            attached.input,
-        );
+        let mut link = RunnerLink::new(tokio_util::io::StreamReader::new(Box::pin(stdout)), attached.input);
         match link.recv().await {
             None => Err(DockerError::EndedEarly.into()),
             Some(Err(e)) => Err(SandboxError::Wire(e)),
             Some(Ok(RunnerMsg::Ready { version })) => {
                 tracing::debug!(job, container = %name, runner_version = %version, "container ready");
-                Ok(Sandbox {
-                    link,
-                    control: Control::Docker(control),
-                })
+                Ok(Sandbox { link, control: Control::Docker(control) })
             }
-            Some(Ok(other)) => Err(SandboxError::Protocol(format!(
-                "expected Ready first, got {other:?}"
-            ))),
+            Some(Ok(other)) => Err(SandboxError::Protocol(format!("expected Ready first, got {other:?}"))),
         }
     }
 
@@ -375,11 +291,5 @@ impl DockerBackend {
 
 /// Whether the engine answered 404.
 fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
 }

@@ -36,11 +36,7 @@ pub struct Removals {
 
 impl Removals {
     pub fn new(docker: Docker, config: Arc<DockerConfig>) -> Removals {
-        Removals {
-            docker,
-            config,
-            pending: Arc::new((AtomicUsize::new(0), Notify::new())),
-        }
+        Removals { docker, config, pending: Arc::new((AtomicUsize::new(0), Notify::new())) }
     }
 
     /// Removes a container in the background.
@@ -77,27 +73,17 @@ impl Removals {
     }
 
     async fn remove_now(&self, id: &str, job: JobId) {
-        let options = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
+        let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
         let api = Duration::from_millis(self.config.api_timeout_ms);
         match tokio::time::timeout(api, self.docker.remove_container(id, Some(options))).await {
             Ok(Ok(())) => tracing::debug!(job, container = id, "container removed"),
-            Ok(Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404 | 409,
-                ..
-            })) => {
+            Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. })) => {
                 tracing::debug!(job, container = id, "container already gone")
             }
             Ok(Err(e)) => {
                 tracing::error!(job, container = id, error = %e, "failed to remove a container")
             }
-            Err(_) => tracing::error!(
-                job,
-                container = id,
-                "the engine did not remove a container in time"
-            ),
+            Err(_) => tracing::error!(job, container = id, "the engine did not remove a container in time"),
         }
     }
 
@@ -113,10 +99,7 @@ impl Removals {
             }
         };
         if tokio::time::timeout(limit, wait).await.is_err() {
-            tracing::warn!(
-                left = self.pending.0.load(Ordering::SeqCst),
-                "container removals did not finish in time"
-            );
+            tracing::warn!(left = self.pending.0.load(Ordering::SeqCst), "container removals did not finish in time");
         }
     }
 
@@ -125,28 +108,18 @@ impl Removals {
     pub async fn sweep(&self) {
         let label = format!("{INSTANCE_LABEL}={}", self.config.instance);
         let filters = HashMap::from([("label", vec![label.as_str()])]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
+        let options = ListContainersOptionsBuilder::default().all(true).filters(&filters).build();
         let api = Duration::from_millis(self.config.api_timeout_ms);
-        let found = match tokio::time::timeout(api, self.docker.list_containers(Some(options)))
-            .await
-        {
+        let found = match tokio::time::timeout(api, self.docker.list_containers(Some(options))).await {
             Ok(Ok(found)) => found,
             Ok(Err(e)) => return tracing::error!(error = %e, "failed to list leftover containers"),
-            Err(_) => {
-                return tracing::error!("the engine did not list leftover containers in time")
-            }
+            Err(_) => return tracing::error!("the engine did not list leftover containers in time"),
         };
         if found.is_empty() {
             return;
         }
         tracing::info!(count = found.len(), instance = %self.config.instance, "removing containers a previous run left behind");
-        let removals = found
-            .into_iter()
-            .filter_map(|c| c.id)
-            .map(|id| async move { self.remove_now(&id, 0).await });
+        let removals = found.into_iter().filter_map(|c| c.id).map(|id| async move { self.remove_now(&id, 0).await });
         futures_util::future::join_all(removals).await;
     }
 }

@@ -76,28 +76,16 @@ impl JobCgroup {
     }
 
     fn make_dirs(&mut self) -> Result<(), SandboxError> {
-        for dir in [&self.memory, &self.pids, &self.cpu]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect::<Vec<_>>()
-        {
+        for dir in [&self.memory, &self.pids, &self.cpu].into_iter().flatten().cloned().collect::<Vec<_>>() {
             if self.dirs.contains(&dir) {
                 continue;
             }
             if dir.exists() {
                 // Left by an earlier server with this pid: job ids are unique
                 // within one server, so nothing of ours is in it.
-                let _ = remove_dirs(
-                    self.version,
-                    std::slice::from_ref(&dir),
-                    Duration::from_secs(1),
-                );
+                let _ = remove_dirs(self.version, std::slice::from_ref(&dir), Duration::from_secs(1));
             }
-            fs::create_dir(&dir).map_err(|source| SandboxError::Cgroup {
-                path: dir.clone(),
-                source,
-            })?;
+            fs::create_dir(&dir).map_err(|source| SandboxError::Cgroup { path: dir.clone(), source })?;
             self.dirs.push(dir);
         }
         Ok(())
@@ -117,12 +105,7 @@ impl JobCgroup {
             // is written; older ones only let it be read.
             self.peak = self.memory.as_ref().and_then(|m| {
                 let path = m.join("memory.peak");
-                File::options()
-                    .read(true)
-                    .write(true)
-                    .open(&path)
-                    .or_else(|_| File::open(&path))
-                    .ok()
+                File::options().read(true).write(true).open(&path).or_else(|_| File::open(&path)).ok()
             });
         }
         Ok(())
@@ -222,10 +205,7 @@ impl JobCgroup {
 }
 
 fn write(path: &Path, value: &str) -> Result<(), SandboxError> {
-    fs::write(path, value).map_err(|source| SandboxError::Cgroup {
-        path: path.to_path_buf(),
-        source,
-    })
+    fs::write(path, value).map_err(|source| SandboxError::Cgroup { path: path.to_path_buf(), source })
 }
 
 fn cpu_quota(version: Version, cpus: f64) -> (&'static str, String) {
@@ -243,10 +223,7 @@ fn kill_in(version: Version, dirs: &[PathBuf]) {
         if version == Version::V2 && fs::write(dir.join("cgroup.kill"), "1").is_ok() {
             continue;
         }
-        for pid in fs::read_to_string(dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-        {
+        for pid in fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().lines() {
             if let Ok(pid) = pid.trim().parse::<i32>() {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
@@ -272,11 +249,7 @@ pub fn remove_dirs(version: Version, dirs: &[PathBuf], timeout: Duration) -> Res
         match (left.first(), last) {
             (None, _) => return Ok(()),
             (Some(d), e) if Instant::now() >= deadline => {
-                return Err(format!(
-                    "{} is not empty: {}",
-                    d.display(),
-                    e.map(|e| e.to_string()).unwrap_or_default()
-                ));
+                return Err(format!("{} is not empty: {}", d.display(), e.map(|e| e.to_string()).unwrap_or_default()));
             }
             _ => std::thread::sleep(Duration::from_millis(10)),
         }
@@ -290,9 +263,7 @@ fn dir_name(server_pid: u32, job: JobId) -> String {
 
 /// The server pid of a `job-*` or `probe-*` directory name.
 pub fn parse_dir_name(name: &str) -> Option<u32> {
-    let rest = name
-        .strip_prefix("job-")
-        .or_else(|| name.strip_prefix("probe-"))?;
+    let rest = name.strip_prefix("job-").or_else(|| name.strip_prefix("probe-"))?;
     let pid = rest.split('-').next()?;
     pid.parse().ok()
 }
@@ -331,21 +302,9 @@ mod tests {
 
     #[test]
     fn cpu_quota_is_written_per_version() {
-        assert_eq!(
-            cpu_quota(Version::V1, 1.5),
-            ("cpu.cfs_quota_us", "150000".into())
-        );
-        assert_eq!(
-            cpu_quota(Version::V1, 0.0),
-            ("cpu.cfs_quota_us", "-1".into())
-        );
-        assert_eq!(
-            cpu_quota(Version::V2, 0.5),
-            ("cpu.max", "50000 100000".into())
-        );
-        assert_eq!(
-            cpu_quota(Version::V2, 0.0),
-            ("cpu.max", "max 100000".into())
-        );
+        assert_eq!(cpu_quota(Version::V1, 1.5), ("cpu.cfs_quota_us", "150000".into()));
+        assert_eq!(cpu_quota(Version::V1, 0.0), ("cpu.cfs_quota_us", "-1".into()));
+        assert_eq!(cpu_quota(Version::V2, 0.5), ("cpu.max", "50000 100000".into()));
+        assert_eq!(cpu_quota(Version::V2, 0.0), ("cpu.max", "max 100000".into()));
     }
 }

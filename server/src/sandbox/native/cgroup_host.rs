@@ -47,11 +47,9 @@ impl CgroupHost {
     /// Finds the controllers, creates `parent` in each, and keeps those in
     /// which a probe cgroup accepts a limit. `Err` says why none is usable.
     pub fn probe(parent: &str) -> Result<CgroupHost, String> {
-        let mounts = fs::read_to_string("/proc/self/mounts")
-            .map_err(|e| format!("cannot read mounts: {e}"))?;
+        let mounts = fs::read_to_string("/proc/self/mounts").map_err(|e| format!("cannot read mounts: {e}"))?;
         let mounts = parse_mounts(&mounts);
-        let mut host =
-            discover(&mounts, parent).ok_or("no cgroup memory or pids controller is mounted")?;
+        let mut host = discover(&mounts, parent).ok_or("no cgroup memory or pids controller is mounted")?;
         if let Some(root) = &host.v2_root {
             // On v2 a controller reaches a cgroup only if every ancestor
             // enables it for its children.
@@ -91,11 +89,7 @@ impl CgroupHost {
     }
 
     pub fn features(&self) -> CgroupFeatures {
-        CgroupFeatures {
-            memory: self.memory.is_some(),
-            pids: self.pids.is_some(),
-            cpu: self.cpu.is_some(),
-        }
+        CgroupFeatures { memory: self.memory.is_some(), pids: self.pids.is_some(), cpu: self.cpu.is_some() }
     }
 
     fn parents(&self) -> Vec<&PathBuf> {
@@ -134,10 +128,7 @@ impl CgroupHost {
 }
 
 fn alive(pid: u32) -> bool {
-    !matches!(
-        kill(Pid::from_raw(pid as i32), None),
-        Err(nix::errno::Errno::ESRCH)
-    )
+    !matches!(kill(Pid::from_raw(pid as i32), None), Err(nix::errno::Errno::ESRCH))
 }
 
 fn parse_mounts(text: &str) -> Vec<CgroupMount> {
@@ -147,14 +138,10 @@ fn parse_mounts(text: &str) -> Vec<CgroupMount> {
             let (_, path, fstype, options) = (f.next()?, f.next()?, f.next()?, f.next()?);
             let path = PathBuf::from(path.replace("\\040", " "));
             match fstype {
-                "cgroup2" => Some(CgroupMount {
-                    path,
-                    v1_controllers: None,
-                }),
-                "cgroup" => Some(CgroupMount {
-                    path,
-                    v1_controllers: Some(options.split(',').map(str::to_string).collect()),
-                }),
+                "cgroup2" => Some(CgroupMount { path, v1_controllers: None }),
+                "cgroup" => {
+                    Some(CgroupMount { path, v1_controllers: Some(options.split(',').map(str::to_string).collect()) })
+                }
                 _ => None,
             }
         })
@@ -180,20 +167,11 @@ fn discover(mounts: &[CgroupMount], parent: &str) -> Option<CgroupHost> {
     let v1 = |controller: &str| {
         mounts
             .iter()
-            .find(|m| {
-                m.v1_controllers
-                    .as_ref()
-                    .is_some_and(|cs| cs.iter().any(|c| c == controller))
-            })
+            .find(|m| m.v1_controllers.as_ref().is_some_and(|cs| cs.iter().any(|c| c == controller)))
             .map(|m| m.path.join(parent))
     };
-    let host = CgroupHost {
-        version: Version::V1,
-        v2_root: None,
-        memory: v1("memory"),
-        pids: v1("pids"),
-        cpu: v1("cpu"),
-    };
+    let host =
+        CgroupHost { version: Version::V1, v2_root: None, memory: v1("memory"), pids: v1("pids"), cpu: v1("cpu") };
     (host.memory.is_some() || host.pids.is_some()).then_some(host)
 }
 
@@ -212,37 +190,17 @@ mod tests {
         let m = parse_mounts(MOUNTS);
         assert_eq!(m.len(), 4);
         assert_eq!(m[0].path, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
-        assert!(m[0]
-            .v1_controllers
-            .as_ref()
-            .unwrap()
-            .contains(&"cpuacct".to_string()));
-        assert_eq!(
-            m[3],
-            CgroupMount {
-                path: "/sys/fs/cgroup/unified".into(),
-                v1_controllers: None
-            }
-        );
+        assert!(m[0].v1_controllers.as_ref().unwrap().contains(&"cpuacct".to_string()));
+        assert_eq!(m[3], CgroupMount { path: "/sys/fs/cgroup/unified".into(), v1_controllers: None });
     }
 
     #[test]
     fn v1_controllers_are_found_by_option_not_by_directory_name() {
         // The cgroup2 mount in MOUNTS does not exist here, so v1 is chosen.
-        let host = discover(
-            &parse_mounts(MOUNTS).into_iter().take(3).collect::<Vec<_>>(),
-            "coderun",
-        )
-        .unwrap();
+        let host = discover(&parse_mounts(MOUNTS).into_iter().take(3).collect::<Vec<_>>(), "coderun").unwrap();
         assert_eq!(host.version, Version::V1);
-        assert_eq!(
-            host.cpu.unwrap(),
-            Path::new("/sys/fs/cgroup/cpu,cpuacct/coderun")
-        );
-        assert_eq!(
-            host.memory.unwrap(),
-            Path::new("/sys/fs/cgroup/memory/coderun")
-        );
+        assert_eq!(host.cpu.unwrap(), Path::new("/sys/fs/cgroup/cpu,cpuacct/coderun"));
+        assert_eq!(host.memory.unwrap(), Path::new("/sys/fs/cgroup/memory/coderun"));
         assert!(discover(&[], "coderun").is_none());
     }
 }

@@ -39,20 +39,11 @@ pub struct NativeControl {
 
 impl NativeControl {
     pub fn new(job: JobId, cgroup: Option<JobCgroup>, cleanup_timeout: Duration) -> NativeControl {
-        NativeControl {
-            job,
-            helper: None,
-            cgroup,
-            workdir: None,
-            cleanup_timeout,
-        }
+        NativeControl { job, helper: None, cgroup, workdir: None, cleanup_timeout }
     }
 
     pub fn cgroup_procs(&self) -> Vec<PathBuf> {
-        self.cgroup
-            .as_ref()
-            .map(JobCgroup::procs_files)
-            .unwrap_or_default()
+        self.cgroup.as_ref().map(JobCgroup::procs_files).unwrap_or_default()
     }
 
     /// Hands over the helper process; from now on the drop kills it.
@@ -81,10 +72,7 @@ impl NativeControl {
     }
 
     pub fn usage(&self) -> HostUsage {
-        self.cgroup
-            .as_ref()
-            .map(JobCgroup::usage)
-            .unwrap_or_default()
+        self.cgroup.as_ref().map(JobCgroup::usage).unwrap_or_default()
     }
 }
 
@@ -128,9 +116,7 @@ impl Drop for Teardown {
             reap(&mut helper, deadline, self.job);
         }
         if let Some(cg) = self.cgroup.take() {
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(100));
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100));
             if let Err(e) = cg.remove(left) {
                 tracing::error!(job = self.job, error = %e, "failed to remove the sandbox's cgroup");
             }

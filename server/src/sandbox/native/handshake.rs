@@ -48,14 +48,8 @@ pub fn read_status(from_child: OwnedFd) -> Result<(), StepError> {
     read.step("read the sandbox's status")?;
     match text.trim_end().split_once(' ') {
         _ if text == "ok\n" => Ok(()),
-        Some(("err", msg)) => Err(StepError::new(
-            "set up the sandbox",
-            io::Error::other(msg.to_string()),
-        )),
-        _ => Err(StepError::new(
-            "set up the sandbox",
-            io::Error::other("the sandbox process died"),
-        )),
+        Some(("err", msg)) => Err(StepError::new("set up the sandbox", io::Error::other(msg.to_string()))),
+        _ => Err(StepError::new("set up the sandbox", io::Error::other("the sandbox process died"))),
     }
 }
 
@@ -98,11 +92,7 @@ pub fn reap_all(main: Pid) -> i32 {
 /// Points stdin and stdout at /dev/null, so that only the runner holds the
 /// server's pipes and the server sees end of file as soon as it exits.
 pub fn null_stdio() {
-    if let Ok(null) = nix::fcntl::open(
-        "/dev/null",
-        OFlag::O_RDWR | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    ) {
+    if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
         let _ = unistd::dup2(null, 0);
         let _ = unistd::dup2(null, 1);
         let _ = unistd::close(null);

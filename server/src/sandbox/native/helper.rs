@@ -38,15 +38,13 @@ use nix::sys::signal::{self, SigHandler, SigSet, Signal};
 use nix::unistd::{self, ForkResult, Pid};
 
 use super::handshake::{
-    die_with_parent, null_stdio, parent_died, read_status, reap_all, send_go, send_status,
-    wait_for, wait_for_go, SETUP_FAILED,
+    die_with_parent, null_stdio, parent_died, read_status, reap_all, send_go, send_status, wait_for, wait_for_go,
+    SETUP_FAILED,
 };
 use super::idmap::{open_proc, write_id_maps, IdMaps};
 use super::mounts;
 use super::probe;
-use super::setup::{
-    HelperSetup, Mode, SandboxSetup, HOSTNAME, RUNNER_IN_SANDBOX, SETUP_ENV, STUDENT_ID,
-};
+use super::setup::{HelperSetup, Mode, SandboxSetup, HOSTNAME, RUNNER_IN_SANDBOX, SETUP_ENV, STUDENT_ID};
 use super::step::{Step, StepError};
 
 /// The namespaces a sandbox lives in.
@@ -58,11 +56,7 @@ pub const SANDBOX_NAMESPACES: CloneFlags = CloneFlags::CLONE_NEWUSER
     .union(CloneFlags::CLONE_NEWUTS);
 
 /// The runner's whole environment; stages get theirs from `StageSpec.env`.
-const RUNNER_ENV: [&str; 3] = [
-    "PATH=/usr/local/bin:/usr/bin:/bin",
-    "HOME=/work",
-    "LANG=C.UTF-8",
-];
+const RUNNER_ENV: [&str; 3] = ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "LANG=C.UTF-8"];
 
 /// C's pid, for the SIGTERM handler of P.
 static CHILD: AtomicI32 = AtomicI32::new(0);
@@ -83,12 +77,8 @@ pub fn helper_main() -> ! {
 }
 
 fn read_setup() -> Result<HelperSetup, StepError> {
-    let text = std::env::var(SETUP_ENV)
-        .map_err(io::Error::other)
-        .step("read the setup")?;
-    serde_json::from_str(&text)
-        .map_err(io::Error::other)
-        .step("parse the setup")
+    let text = std::env::var(SETUP_ENV).map_err(io::Error::other).step("read the setup")?;
+    serde_json::from_str(&text).map_err(io::Error::other).step("parse the setup")
 }
 
 /// Process P: fork C, write its id maps, reap everything, pass on its status.
@@ -98,11 +88,8 @@ fn run(setup: HelperSetup) -> Result<i32, StepError> {
     // EPIPE, not kill the helper. (exec_runner restores the default.)
     // SAFETY: SIG_IGN installs no handler.
     unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) }.step("ignore SIGPIPE")?;
-    let forward = signal::SigAction::new(
-        SigHandler::Handler(kill_child_on_sigterm),
-        signal::SaFlags::empty(),
-        SigSet::empty(),
-    );
+    let forward =
+        signal::SigAction::new(SigHandler::Handler(kill_child_on_sigterm), signal::SaFlags::empty(), SigSet::empty());
     // SAFETY: the handler only loads atomics and calls kill(2), which is
     // async-signal-safe.
     unsafe { signal::sigaction(Signal::SIGTERM, &forward) }.step("handle SIGTERM")?;
@@ -137,11 +124,7 @@ fn run(setup: HelperSetup) -> Result<i32, StepError> {
                 }
                 Mode::Sandbox(ref s) => {
                     null_stdio();
-                    let maps = IdMaps::new(
-                        unistd::geteuid().as_raw(),
-                        unistd::getegid().as_raw(),
-                        s.student_host_ids,
-                    );
+                    let maps = IdMaps::new(unistd::geteuid().as_raw(), unistd::getegid().as_raw(), s.student_host_ids);
                     let ready = read_status(from_child)
                         .and_then(|()| open_proc())
                         .and_then(|proc| write_id_maps(proc.as_fd(), child, &maps));
@@ -230,8 +213,7 @@ fn first_child_steps(
             }
         }
         Mode::Sandbox(s) => {
-            let unshared =
-                joined.and_then(|()| unshare(SANDBOX_NAMESPACES).step("create namespaces"));
+            let unshared = joined.and_then(|()| unshare(SANDBOX_NAMESPACES).step("create namespaces"));
             send_status(to_parent, &unshared);
             unshared?;
             if !wait_for_go(from_parent) {
@@ -260,8 +242,7 @@ fn first_child_steps(
                 ForkResult::Parent { child } => {
                     drop((ask_w, answer_r));
                     null_stdio();
-                    let nested =
-                        IdMaps::new(0, 0, s.student_host_ids.map(|_| (STUDENT_ID, STUDENT_ID)));
+                    let nested = IdMaps::new(0, 0, s.student_host_ids.map(|_| (STUDENT_ID, STUDENT_ID)));
                     let mut byte = [0u8; 1];
                     if matches!(std::fs::File::from(ask_r).read(&mut byte), Ok(1)) {
                         let mapped = write_id_maps(proc.as_fd(), child, &nested);
@@ -288,11 +269,7 @@ fn sandbox_init(s: &SandboxSetup, ask: OwnedFd, answer: OwnedFd) -> ! {
     unsafe { libc::_exit(SETUP_FAILED) }
 }
 
-fn sandbox_init_steps(
-    s: &SandboxSetup,
-    ask: OwnedFd,
-    answer: OwnedFd,
-) -> Result<Infallible, StepError> {
+fn sandbox_init_steps(s: &SandboxSetup, ask: OwnedFd, answer: OwnedFd) -> Result<Infallible, StepError> {
     die_with_parent()?;
     if parent_died(&answer) {
         // SAFETY: see first_child.
@@ -322,16 +299,10 @@ fn sandbox_init_steps(
 /// Invariant: no process of the sandbox, root of it or not, can make a
 /// host path writable.
 fn lock_mounts(ask: OwnedFd, answer: OwnedFd) -> Result<(), StepError> {
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)
-        .step("create the locking namespaces")?;
-    std::fs::File::from(ask)
-        .write_all(b"1")
-        .step("ask for the nested id maps")?;
+    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).step("create the locking namespaces")?;
+    std::fs::File::from(ask).write_all(b"1").step("ask for the nested id maps")?;
     if !wait_for_go(answer) {
-        return Err(StepError::new(
-            "lock the mounts",
-            io::Error::other("the nested id maps were not written"),
-        ));
+        return Err(StepError::new("lock the mounts", io::Error::other("the nested id maps were not written")));
     }
     Ok(())
 }
@@ -340,13 +311,8 @@ fn lock_mounts(ask: OwnedFd, answer: OwnedFd) -> Result<(), StepError> {
 /// that programs may talk to themselves over 127.0.0.1 and nowhere else.
 pub fn loopback_up() -> Result<(), StepError> {
     use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-    let sock = socket(
-        AddressFamily::Inet,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .step("open a socket for lo")?;
+    let sock =
+        socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None).step("open a socket for lo")?;
     // SAFETY: ifreq is plain data; zero is a valid value for every field.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
@@ -355,10 +321,7 @@ pub fn loopback_up() -> Result<(), StepError> {
     // SAFETY: the ioctls read and write the ifreq we pass, nothing else.
     unsafe {
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
-            return Err(StepError::new(
-                "read the flags of lo",
-                io::Error::last_os_error(),
-            ));
+            return Err(StepError::new("read the flags of lo", io::Error::last_os_error()));
         }
         req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
@@ -379,14 +342,9 @@ fn join_cgroups(setup: &HelperSetup) -> Result<(), StepError> {
 /// Execs the runner with a clean environment, default signal handling and
 /// no file descriptor but stdio.
 fn exec_runner(path: &Path) -> Result<Infallible, StepError> {
-    let prog = CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(io::Error::other)
-        .step("name the runner")?;
+    let prog = CString::new(path.as_os_str().as_encoded_bytes()).map_err(io::Error::other).step("name the runner")?;
     let argv = [CString::new("coderun-runner").expect("no NUL")];
-    let env: Vec<CString> = RUNNER_ENV
-        .iter()
-        .map(|v| CString::new(*v).expect("no NUL"))
-        .collect();
+    let env: Vec<CString> = RUNNER_ENV.iter().map(|v| CString::new(*v).expect("no NUL")).collect();
     // The server ignores SIGPIPE (Rust does) and exec keeps ignored
     // signals ignored; the runner and the students' programs must not
     // inherit that.
@@ -396,23 +354,9 @@ fn exec_runner(path: &Path) -> Result<Infallible, StepError> {
             let _ = unsafe { signal::signal(sig, SigHandler::SigDfl) };
         }
     }
-    let _ = signal::sigprocmask(
-        signal::SigmaskHow::SIG_SETMASK,
-        Some(&SigSet::empty()),
-        None,
-    );
+    let _ = signal::sigprocmask(signal::SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     // SAFETY: close_range only sets flags on descriptors.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
     let e = unistd::execve(&prog, &argv, &env).unwrap_err();
-    Err(StepError::new(
-        format_args!("exec the runner {}", path.display()),
-        e,
-    ))
+    Err(StepError::new(format_args!("exec the runner {}", path.display()), e))
 }

@@ -36,11 +36,7 @@ impl IdMaps {
             uid_map += &line(STUDENT_ID, uid);
             gid_map += &line(STUDENT_ID, gid);
         }
-        IdMaps {
-            uid_map,
-            gid_map,
-            deny_setgroups: own_uid != 0,
-        }
+        IdMaps { uid_map, gid_map, deny_setgroups: own_uid != 0 }
     }
 }
 
@@ -76,12 +72,9 @@ pub fn write_id_maps(proc: BorrowedFd<'_>, child: Pid, maps: &IdMaps) -> Result<
 /// Opens the `/proc` this process sees now, to reach a child's files even
 /// after the child has moved the mount namespace's root.
 pub fn open_proc() -> Result<OwnedFd, StepError> {
-    let fd = nix::fcntl::open(
-        "/proc",
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .step("open /proc")?;
+    let fd =
+        nix::fcntl::open("/proc", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+            .step("open /proc")?;
     // SAFETY: open just returned this descriptor and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

@@ -73,9 +73,9 @@ impl NativeBackend {
             Some(p) => p.clone(),
             None => helper_exe.with_file_name("coderun-runner"),
         };
-        let runner = runner.canonicalize().map_err(|e| {
-            SandboxError::Unsupported(format!("no runner binary at {}: {e}", runner.display()))
-        })?;
+        let runner = runner
+            .canonicalize()
+            .map_err(|e| SandboxError::Unsupported(format!("no runner binary at {}: {e}", runner.display())))?;
 
         for p in config.ro_binds.iter().filter(|p| !plain_absolute(p)) {
             tracing::warn!(path = %p.display(), "ignoring a read-only bind that is not an absolute path without `..`");
@@ -88,10 +88,7 @@ impl NativeBackend {
             }
             Err(why) => (None, Some(why)),
         };
-        let features = cgroups
-            .as_ref()
-            .map(CgroupHost::features)
-            .unwrap_or(CgroupFeatures::default());
+        let features = cgroups.as_ref().map(CgroupHost::features).unwrap_or(CgroupFeatures::default());
         let root = nix::unistd::geteuid().is_root();
         let student = root.then(|| idmap::student_host_id(config.host_uid_base, 0));
         let timeout = Duration::from_millis(config.ready_timeout_ms);
@@ -102,11 +99,7 @@ impl NativeBackend {
         let mut isolation = Isolation::new(&report, features);
 
         if !isolation.namespaces() {
-            let why: Vec<String> = report
-                .failed
-                .iter()
-                .map(|(name, e)| format!("{name}: {e}"))
-                .collect();
+            let why: Vec<String> = report.failed.iter().map(|(name, e)| format!("{name}: {e}")).collect();
             if !config.allow_unsandboxed {
                 return Err(SandboxError::Unsupported(format!(
                     "the native sandbox needs user, mount, pid, network, IPC and UTS namespaces ({})",
@@ -119,10 +112,8 @@ impl NativeBackend {
             );
             isolation.unsandboxed = true;
         }
-        let (on, off): (Vec<_>, Vec<_>) =
-            isolation.mechanisms().into_iter().partition(|(_, on)| *on);
-        let names =
-            |v: Vec<(&str, bool)>| v.into_iter().map(|(n, _)| n).collect::<Vec<_>>().join(", ");
+        let (on, off): (Vec<_>, Vec<_>) = isolation.mechanisms().into_iter().partition(|(_, on)| *on);
+        let names = |v: Vec<(&str, bool)>| v.into_iter().map(|(n, _)| n).collect::<Vec<_>>().join(", ");
         tracing::info!(in_force = %names(on), missing = %names(off), runner = %runner.display(), "native sandbox");
         if let Some(why) = cgroup_note {
             tracing::warn!(reason = %why, "no cgroups: memory, process and CPU limits are not enforced by the host");
@@ -130,13 +121,7 @@ impl NativeBackend {
         for (name, e) in &report.failed {
             tracing::info!(mechanism = %name, error = %e, "isolation mechanism unavailable");
         }
-        Ok(NativeBackend {
-            config,
-            helper_exe,
-            runner,
-            isolation,
-            cgroups,
-        })
+        Ok(NativeBackend { config, helper_exe, runner, isolation, cgroups })
     }
 
     /// Feature names for `initialize`, describing the isolation in force.
@@ -153,8 +138,7 @@ impl NativeBackend {
 
     /// The host uid that a job's student user is, for logs and checks.
     pub fn student_host_uid(&self, job: u64) -> Option<u32> {
-        self.separate_uid()
-            .then(|| idmap::student_host_id(self.config.host_uid_base, job))
+        self.separate_uid().then(|| idmap::student_host_id(self.config.host_uid_base, job))
     }
 
     fn separate_uid(&self) -> bool {
@@ -165,39 +149,23 @@ impl NativeBackend {
     pub async fn start(&self, spec: SandboxSpec) -> Result<Sandbox, SandboxError> {
         let job = spec.job;
         let cgroup = match &self.cgroups {
-            Some(host) => Some(JobCgroup::create(
-                host,
-                job,
-                spec.limits,
-                self.config.cpus,
-                self.config.runner_processes,
-            )?),
+            Some(host) => {
+                Some(JobCgroup::create(host, job, spec.limits, self.config.cpus, self.config.runner_processes)?)
+            }
             None => None,
         };
         // From here on, dropping `control` undoes everything done so far.
-        let mut control = NativeControl::new(
-            job,
-            cgroup,
-            Duration::from_millis(self.config.cleanup_timeout_ms),
-        );
+        let mut control = NativeControl::new(job, cgroup, Duration::from_millis(self.config.cleanup_timeout_ms));
         let mode = if self.isolation.unsandboxed {
-            let dir =
-                std::env::temp_dir().join(format!("coderun-job-{}-{job}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("coderun-job-{}-{job}", std::process::id()));
             std::fs::create_dir(&dir).map_err(SandboxError::Start)?;
             control.set_workdir(dir.clone());
-            Mode::Unsandboxed {
-                runner: self.runner.clone(),
-                workdir: dir,
-            }
+            Mode::Unsandboxed { runner: self.runner.clone(), workdir: dir }
         } else {
             Mode::Sandbox(self.sandbox_setup(&spec)?)
         };
-        let setup = HelperSetup {
-            cgroup_procs: control.cgroup_procs(),
-            mode,
-        };
-        let json =
-            serde_json::to_string(&setup).map_err(|e| SandboxError::Start(io::Error::other(e)))?;
+        let setup = HelperSetup { cgroup_procs: control.cgroup_procs(), mode };
+        let json = serde_json::to_string(&setup).map_err(|e| SandboxError::Start(io::Error::other(e)))?;
         let mut child = Command::new(&self.helper_exe)
             .arg(HELPER_ARG)
             .env_clear()
@@ -210,37 +178,26 @@ impl NativeBackend {
         let pipes = (child.stdin.take(), child.stdout.take(), child.stderr.take());
         control.set_helper(child);
         let (Some(stdin), Some(stdout), Some(stderr)) = pipes else {
-            return Err(SandboxError::Start(io::Error::other(
-                "the helper's stdio is missing",
-            )));
+            return Err(SandboxError::Start(io::Error::other("the helper's stdio is missing")));
         };
-        let stdin =
-            pipe::Sender::from_owned_fd(OwnedFd::from(stdin)).map_err(SandboxError::Start)?;
-        let stdout =
-            pipe::Receiver::from_owned_fd(OwnedFd::from(stdout)).map_err(SandboxError::Start)?;
-        let stderr =
-            pipe::Receiver::from_owned_fd(OwnedFd::from(stderr)).map_err(SandboxError::Start)?;
+        let stdin = pipe::Sender::from_owned_fd(OwnedFd::from(stdin)).map_err(SandboxError::Start)?;
+        let stdout = pipe::Receiver::from_owned_fd(OwnedFd::from(stdout)).map_err(SandboxError::Start)?;
+        let stderr = pipe::Receiver::from_owned_fd(OwnedFd::from(stderr)).map_err(SandboxError::Start)?;
         tokio::spawn(log_stderr(job, stderr));
 
         let mut link = RunnerLink::new(stdout, stdin);
         let ready = Duration::from_millis(self.config.ready_timeout_ms);
         match tokio::time::timeout(ready, link.recv()).await {
             Err(_) => Err(SandboxError::RunnerTimeout),
-            Ok(None) => Err(SandboxError::Start(io::Error::other(
-                "the sandbox ended before its runner was ready",
-            ))),
+            Ok(None) => Err(SandboxError::Start(io::Error::other("the sandbox ended before its runner was ready"))),
             Ok(Some(Err(e))) => Err(SandboxError::Wire(e)),
             Ok(Some(Ok(RunnerMsg::Ready { version }))) => {
                 tracing::debug!(job, runner_version = %version, "sandbox ready");
-                Ok(Sandbox {
-                    link,
-                    control: Control::Native(control),
-                })
+                Ok(Sandbox { link, control: Control::Native(control) })
             }
-            Ok(Some(Ok(other))) => Err(SandboxError::Protocol(format!(
-                "expected Ready first, got {}",
-                msg_name(&other)
-            ))),
+            Ok(Some(Ok(other))) => {
+                Err(SandboxError::Protocol(format!("expected Ready first, got {}", msg_name(&other))))
+            }
         }
     }
 
@@ -252,28 +209,16 @@ impl NativeBackend {
         let mut mounts = Vec::with_capacity(wanted.len());
         for m in wanted {
             if !plain_absolute(&m.host) || !plain_absolute(&m.sandbox) {
-                let msg = format!(
-                    "bind mount {} -> {} is not between absolute paths",
-                    m.host.display(),
-                    m.sandbox.display()
-                );
-                return Err(SandboxError::Start(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    msg,
-                )));
+                let msg =
+                    format!("bind mount {} -> {} is not between absolute paths", m.host.display(), m.sandbox.display());
+                return Err(SandboxError::Start(io::Error::new(io::ErrorKind::InvalidInput, msg)));
             }
             mounts.push((m.host.clone(), m.sandbox.clone()));
         }
         let ids = self.student_host_uid(spec.job).map(|id| (id, id));
         Ok(SandboxSetup {
             runner: self.runner.clone(),
-            ro_binds: self
-                .config
-                .ro_binds
-                .iter()
-                .filter(|p| plain_absolute(p))
-                .cloned()
-                .collect(),
+            ro_binds: self.config.ro_binds.iter().filter(|p| plain_absolute(p)).cloned().collect(),
             mounts,
             workdir_bytes: self.config.workdir_bytes,
             tmp_bytes: self.config.tmp_bytes,
@@ -286,9 +231,7 @@ impl NativeBackend {
 /// An absolute path without `..`, so that it names the same place inside
 /// the sandbox as outside.
 fn plain_absolute(p: &Path) -> bool {
-    p.is_absolute()
-        && p.components()
-            .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+    p.is_absolute() && p.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
 }
 
 fn msg_name(msg: &RunnerMsg) -> &'static str {

@@ -53,11 +53,7 @@ pub fn build_root(s: &SandboxSetup) -> Result<(), StepError> {
     unistd::pivot_root(".", "oldroot").step("pivot into the staging tmpfs")?;
     unistd::chdir("/").step("enter the staging root")?;
 
-    mount_tmpfs(
-        Path::new(NEW),
-        "size=1m,nr_inodes=4096,mode=0755",
-        MsFlags::empty(),
-    )?;
+    mount_tmpfs(Path::new(NEW), "size=1m,nr_inodes=4096,mode=0755", MsFlags::empty())?;
     write_etc(s.student_host_ids.is_some())?;
     for path in &s.ro_binds {
         bind_same_path(path)?;
@@ -68,15 +64,8 @@ pub fn build_root(s: &SandboxSetup) -> Result<(), StepError> {
     bind_from_host(&s.runner, Path::new(RUNNER_IN_SANDBOX))?;
     mount_proc()?;
     make_dev(s.shm_bytes)?;
-    let owner = if s.student_host_ids.is_some() {
-        STUDENT_ID
-    } else {
-        0
-    };
-    let work = format!(
-        "size={},mode=0755,uid={owner},gid={owner}",
-        tmpfs_size(s.workdir_bytes)
-    );
+    let owner = if s.student_host_ids.is_some() { STUDENT_ID } else { 0 };
+    let work = format!("size={},mode=0755,uid={owner},gid={owner}", tmpfs_size(s.workdir_bytes));
     mount_tmpfs(&new_path(Path::new("/work"))?, &work, MsFlags::empty())?;
     let tmp = format!("size={},mode=1777", tmpfs_size(s.tmp_bytes));
     mount_tmpfs(&new_path(Path::new("/tmp"))?, &tmp, MsFlags::empty())?;
@@ -88,11 +77,7 @@ pub fn build_root(s: &SandboxSetup) -> Result<(), StepError> {
     unistd::pivot_root(".", ".").step("pivot into the new root")?;
     umount2(".", MntFlags::MNT_DETACH).step("detach the staging root")?;
     unistd::chdir("/").step("enter /")?;
-    let ro = MsFlags::MS_REMOUNT
-        | MsFlags::MS_BIND
-        | MsFlags::MS_RDONLY
-        | MsFlags::MS_NOSUID
-        | MsFlags::MS_NODEV;
+    let ro = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     mount(none, "/", none, ro, none).step("make the new root read-only")?;
     Ok(())
 }
@@ -105,18 +90,12 @@ fn tmpfs_size(bytes: u64) -> u64 {
 /// Where a sandbox path is while the new root is being built. Refuses
 /// relative paths and `..`, which could reach outside it.
 fn new_path(inside: &Path) -> Result<PathBuf, StepError> {
-    let rel = inside
-        .strip_prefix("/")
-        .ok()
-        .filter(|rel| rel.components().all(|c| matches!(c, Component::Normal(_))));
+    let rel = inside.strip_prefix("/").ok().filter(|rel| rel.components().all(|c| matches!(c, Component::Normal(_))));
     match rel {
         Some(rel) => Ok(Path::new(NEW).join(rel)),
         None => Err(StepError::new(
             format_args!("place {}", inside.display()),
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not an absolute path without `..`",
-            ),
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an absolute path without `..`"),
         )),
     }
 }
@@ -148,8 +127,7 @@ fn bind_same_path(path: &Path) -> Result<(), StepError> {
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).step(format_args!("create {}", parent.display()))?;
         }
-        return std::os::unix::fs::symlink(&link, &target)
-            .step(format_args!("link {}", path.display()));
+        return std::os::unix::fs::symlink(&link, &target).step(format_args!("link {}", path.display()));
     }
     bind_ro(&host, &target, meta.is_dir())
 }
@@ -166,30 +144,15 @@ fn bind_from_host(host: &Path, inside: &Path) -> Result<(), StepError> {
 fn bind_ro(source: &Path, target: &Path, dir: bool) -> Result<(), StepError> {
     create_mount_point(target, dir)?;
     let none = None::<&str>;
-    mount(
-        Some(source),
-        target,
-        none,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        none,
-    )
-    .step(format_args!("bind {}", target.display()))?;
+    mount(Some(source), target, none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
+        .step(format_args!("bind {}", target.display()))?;
     // The host's /proc is still the one at hand; its `self` is this process.
-    let info =
-        fs::read_to_string(Path::new(OLD).join("proc/self/mountinfo")).step("read mountinfo")?;
-    for point in mount_points(&info)
-        .into_iter()
-        .filter(|p| p == target || p.starts_with(target))
-    {
+    let info = fs::read_to_string(Path::new(OLD).join("proc/self/mountinfo")).step("read mountinfo")?;
+    for point in mount_points(&info).into_iter().filter(|p| p == target || p.starts_with(target)) {
         let kept = kept_flags(&point)?;
-        let flags = MsFlags::MS_REMOUNT
-            | MsFlags::MS_BIND
-            | MsFlags::MS_RDONLY
-            | MsFlags::MS_NOSUID
-            | MsFlags::MS_NODEV
-            | kept;
-        mount(none, &point, none, flags, none)
-            .step(format_args!("make {} read-only", point.display()))?;
+        let flags =
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | kept;
+        mount(none, &point, none, flags, none).step(format_args!("make {} read-only", point.display()))?;
     }
     Ok(())
 }
@@ -217,29 +180,20 @@ fn create_mount_point(target: &Path, dir: bool) -> Result<(), StepError> {
 /// came from a more privileged namespace) and a remount must therefore
 /// repeat, as read back through statvfs.
 fn kept_flags(point: &Path) -> Result<MsFlags, StepError> {
-    let f = statvfs(point)
-        .step(format_args!("statvfs {}", point.display()))?
-        .flags();
+    let f = statvfs(point).step(format_args!("statvfs {}", point.display()))?.flags();
     let pairs = [
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
         (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
         (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
         (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
     ];
-    Ok(pairs
-        .iter()
-        .filter(|(st, _)| f.contains(*st))
-        .fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
+    Ok(pairs.iter().filter(|(st, _)| f.contains(*st)).fold(MsFlags::empty(), |acc, (_, ms)| acc | *ms))
 }
 
 /// Mount points listed in `/proc/self/mountinfo`, in order, with the
 /// kernel's octal escapes (`\040` for a space) decoded.
 fn mount_points(mountinfo: &str) -> Vec<PathBuf> {
-    mountinfo
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .map(|p| PathBuf::from(unescape_octal(p)))
-        .collect()
+    mountinfo.lines().filter_map(|line| line.split(' ').nth(4)).map(|p| PathBuf::from(unescape_octal(p))).collect()
 }
 
 fn unescape_octal(s: &str) -> String {
@@ -247,9 +201,7 @@ fn unescape_octal(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        let octal = bytes.get(i + 1..i + 4).filter(|d| d.iter().all(|b| (b'0'..=b'7').contains(b)));
         match (bytes[i], octal) {
             (b'\\', Some(d)) => {
                 out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
@@ -295,8 +247,7 @@ fn make_dev(shm_bytes: u64) -> Result<(), StepError> {
         }
         let target = dev.join(name);
         create_mount_point(&target, false)?;
-        mount(Some(&host), &target, none, MsFlags::MS_BIND, none)
-            .step(format_args!("bind /dev/{name}"))?;
+        mount(Some(&host), &target, none, MsFlags::MS_BIND, none).step(format_args!("bind /dev/{name}"))?;
     }
     let links = [
         ("fd", "/proc/self/fd"),
@@ -318,14 +269,8 @@ fn write_etc(student: bool) -> Result<(), StepError> {
     let files = [
         ("passwd", passwd(student)),
         ("group", group(student)),
-        (
-            "hosts",
-            format!("127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
-        ),
-        (
-            "nsswitch.conf",
-            "passwd: files\ngroup: files\nshadow: files\nhosts: files\n".to_string(),
-        ),
+        ("hosts", format!("127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n")),
+        ("nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n".to_string()),
         ("hostname", format!("{HOSTNAME}\n")),
     ];
     for (name, text) in files {
@@ -356,14 +301,8 @@ mod tests {
 
     #[test]
     fn sandbox_paths_must_be_absolute_without_dot_dot() {
-        assert_eq!(
-            new_path(Path::new("/opt/rust")).unwrap(),
-            Path::new("/newroot/opt/rust")
-        );
-        assert_eq!(
-            old_path(Path::new("/usr")).unwrap(),
-            Path::new("/oldroot/usr")
-        );
+        assert_eq!(new_path(Path::new("/opt/rust")).unwrap(), Path::new("/newroot/opt/rust"));
+        assert_eq!(old_path(Path::new("/usr")).unwrap(), Path::new("/oldroot/usr"));
         assert!(new_path(Path::new("opt/rust")).is_err());
         assert!(new_path(Path::new("/opt/../etc")).is_err());
         assert!(new_path(Path::new("/")).is_ok());
@@ -373,10 +312,7 @@ mod tests {
     fn mount_points_are_read_from_mountinfo_and_unescaped() {
         let info = "36 35 98:0 /mnt1 /mnt/parent rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
                     37 36 0:5 / /home/a\\040b rw - tmpfs tmpfs rw\n";
-        assert_eq!(
-            mount_points(info),
-            vec![PathBuf::from("/mnt/parent"), PathBuf::from("/home/a b")]
-        );
+        assert_eq!(mount_points(info), vec![PathBuf::from("/mnt/parent"), PathBuf::from("/home/a b")]);
     }
 
     #[test]

@@ -64,10 +64,7 @@ impl ProbeReport {
         for line in text.lines() {
             match line.split_once(' ') {
                 Some((name, "ok")) => self.record(name, Ok(())),
-                Some((name, rest)) => self.record(
-                    name,
-                    Err(rest.strip_prefix("err ").unwrap_or(rest).to_string()),
-                ),
+                Some((name, rest)) => self.record(name, Err(rest.strip_prefix("err ").unwrap_or(rest).to_string())),
                 None => {}
             }
         }
@@ -102,9 +99,7 @@ impl Isolation {
             net_ns: report.has(NET_NS),
             ipc_ns: report.has(IPC_NS),
             uts_ns: report.has(UTS_NS),
-            mounts_and_lo: [TMPFS, PROC, LOOPBACK, NESTED_USER_NS]
-                .iter()
-                .all(|m| report.has(m)),
+            mounts_and_lo: [TMPFS, PROC, LOOPBACK, NESTED_USER_NS].iter().all(|m| report.has(m)),
             separate_uid: report.has(SEPARATE_UID),
             no_new_privs: report.has(NO_NEW_PRIVS),
             cgroups,
@@ -114,13 +109,7 @@ impl Isolation {
 
     /// Whether a full sandbox can be built: the helper needs all of these.
     pub fn namespaces(&self) -> bool {
-        self.user_ns
-            && self.mount_ns
-            && self.pid_ns
-            && self.net_ns
-            && self.ipc_ns
-            && self.uts_ns
-            && self.mounts_and_lo
+        self.user_ns && self.mount_ns && self.pid_ns && self.net_ns && self.ipc_ns && self.uts_ns && self.mounts_and_lo
     }
 
     /// Each mechanism by its feature name (without `isolation:`), and
@@ -150,26 +139,14 @@ impl Isolation {
         if self.unsandboxed {
             out.push("isolation:none".to_string());
         }
-        out.extend(
-            self.mechanisms()
-                .into_iter()
-                .filter(|(_, on)| *on)
-                .map(|(name, _)| format!("isolation:{name}")),
-        );
+        out.extend(self.mechanisms().into_iter().filter(|(_, on)| *on).map(|(name, _)| format!("isolation:{name}")));
         out
     }
 }
 
 /// Runs the helper in probe mode and reads its report.
-pub fn run_probe(
-    helper_exe: &Path,
-    student_host_id: Option<u32>,
-    timeout: Duration,
-) -> Result<ProbeReport, String> {
-    let setup = HelperSetup {
-        cgroup_procs: Vec::new(),
-        mode: Mode::Probe { student_host_id },
-    };
+pub fn run_probe(helper_exe: &Path, student_host_id: Option<u32>, timeout: Duration) -> Result<ProbeReport, String> {
+    let setup = HelperSetup { cgroup_procs: Vec::new(), mode: Mode::Probe { student_host_id } };
     let json = serde_json::to_string(&setup).map_err(|e| e.to_string())?;
     let child = Command::new(helper_exe)
         .arg(HELPER_ARG)
@@ -190,16 +167,12 @@ pub fn run_probe(
         Err(_) => {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = waiter.join();
-            return Err(format!(
-                "the probe took longer than {} ms",
-                timeout.as_millis()
-            ));
+            return Err(format!("the probe took longer than {} ms", timeout.as_millis()));
         }
     };
     let _ = waiter.join();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    serde_json::from_slice(&output.stdout)
-        .map_err(|e| format!("the probe failed ({e}): {}", stderr.trim()))
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("the probe failed ({e}): {}", stderr.trim()))
 }
 
 /// Process P in probe mode: maps ids and collects the report.
@@ -220,14 +193,12 @@ pub fn probe_parent(
         let proc = idmap::open_proc()?;
         let separate = match student_host_id {
             Some(id) => {
-                idmap::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, Some((id, id))))
-                    .map_err(|e| e.line())
+                idmap::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, Some((id, id)))).map_err(|e| e.line())
             }
             None => Err("the server is not root".to_string()),
         };
         if separate.is_err() {
-            let single = idmap::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, None))
-                .map_err(|e| e.line());
+            let single = idmap::write_id_maps(proc.as_fd(), child, &IdMaps::new(uid, gid, None)).map_err(|e| e.line());
             go = single.is_ok();
             report.record(ID_MAP, single);
         }
@@ -237,13 +208,9 @@ pub fn probe_parent(
     handshake::wait_for(child);
     drop(report_w);
     let mut text = String::new();
-    std::fs::File::from(report_r)
-        .read_to_string(&mut text)
-        .step("read the probe report")?;
+    std::fs::File::from(report_r).read_to_string(&mut text).step("read the probe report")?;
     report.add_lines(&text);
-    let json = serde_json::to_string(&report)
-        .map_err(std::io::Error::other)
-        .step("encode the probe report")?;
+    let json = serde_json::to_string(&report).map_err(std::io::Error::other).step("encode the probe report")?;
     println!("{json}");
     Ok(0)
 }
@@ -265,11 +232,7 @@ pub fn probe_child(to_parent: OwnedFd, from_parent: OwnedFd, report: OwnedFd) ->
         (UTS_NS, CloneFlags::CLONE_NEWUTS),
     ];
     for (name, flag) in namespaces {
-        write_line(
-            &report,
-            name,
-            unshare(flag).step(format_args!("create a {name}")),
-        );
+        write_line(&report, name, unshare(flag).step(format_args!("create a {name}")));
     }
     // SAFETY: C is single-threaded.
     match unsafe { unistd::fork() } {
@@ -291,50 +254,25 @@ fn probe_inside(report: &OwnedFd) {
     use nix::mount::{mount, MsFlags};
     let none = None::<&str>;
     let _ = handshake::die_with_parent();
-    let private =
-        mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).step("make / private");
+    let private = mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).step("make / private");
     let tmpfs = private.and_then(|()| {
-        mount(
-            Some("tmpfs"),
-            "/tmp",
-            Some("tmpfs"),
-            MsFlags::MS_NOSUID,
-            Some("size=64k"),
-        )
-        .step("mount a tmpfs")
+        mount(Some("tmpfs"), "/tmp", Some("tmpfs"), MsFlags::MS_NOSUID, Some("size=64k")).step("mount a tmpfs")
     });
     let tmpfs_ok = tmpfs.is_ok();
     write_line(report, TMPFS, tmpfs);
     let proc = if tmpfs_ok {
         std::fs::create_dir("/tmp/proc")
             .step("create a mount point")
-            .and_then(|()| {
-                mount(
-                    Some("proc"),
-                    "/tmp/proc",
-                    Some("proc"),
-                    MsFlags::MS_NOSUID,
-                    none,
-                )
-                .step("mount proc")
-            })
+            .and_then(|()| mount(Some("proc"), "/tmp/proc", Some("proc"), MsFlags::MS_NOSUID, none).step("mount proc"))
     } else {
-        Err(StepError::new(
-            "mount proc",
-            std::io::Error::other("no tmpfs to mount it in"),
-        ))
+        Err(StepError::new("mount proc", std::io::Error::other("no tmpfs to mount it in")))
     };
     write_line(report, PROC, proc);
     write_line(report, LOOPBACK, helper::loopback_up());
     // The sandbox locks its mounts in a nested user namespace.
-    let nested = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)
-        .step("create a nested user namespace");
+    let nested = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS).step("create a nested user namespace");
     write_line(report, NESTED_USER_NS, nested);
-    write_line(
-        report,
-        NO_NEW_PRIVS,
-        nix::sys::prctl::set_no_new_privs().step("set no_new_privs"),
-    );
+    write_line(report, NO_NEW_PRIVS, nix::sys::prctl::set_no_new_privs().step("set no_new_privs"));
 }
 
 fn write_line(report: &OwnedFd, name: &str, result: Result<(), StepError>) {
@@ -362,29 +300,14 @@ mod tests {
     #[test]
     fn report_lines_parse_into_worked_and_failed() {
         let mut r = ProbeReport::default();
-        r.add_lines(
-            "pidNamespace ok\nprocMount err failed to mount proc: EPERM: Operation not permitted\n",
-        );
+        r.add_lines("pidNamespace ok\nprocMount err failed to mount proc: EPERM: Operation not permitted\n");
         assert_eq!(r.worked, vec!["pidNamespace"]);
-        assert_eq!(
-            r.failed,
-            vec![(
-                "procMount".into(),
-                "failed to mount proc: EPERM: Operation not permitted".into()
-            )]
-        );
+        assert_eq!(r.failed, vec![("procMount".into(), "failed to mount proc: EPERM: Operation not permitted".into())]);
     }
 
     #[test]
     fn features_name_only_what_is_in_force() {
-        let iso = Isolation::new(
-            &full_report(),
-            CgroupFeatures {
-                memory: true,
-                pids: true,
-                cpu: false,
-            },
-        );
+        let iso = Isolation::new(&full_report(), CgroupFeatures { memory: true, pids: true, cpu: false });
         assert!(iso.namespaces());
         let f = iso.features();
         assert_eq!(f[0], "sandbox:native");
@@ -399,10 +322,7 @@ mod tests {
         let mut iso = Isolation::new(&ProbeReport::default(), CgroupFeatures::default());
         assert!(!iso.namespaces());
         iso.unsandboxed = true;
-        assert_eq!(
-            iso.features(),
-            vec!["sandbox:native", "isolation:none", "isolation:rlimits"]
-        );
+        assert_eq!(iso.features(), vec!["sandbox:native", "isolation:none", "isolation:rlimits"]);
     }
 
     #[test]

@@ -78,9 +78,7 @@ mod tests {
     fn setup_round_trips_through_json() {
         let s = HelperSetup {
             cgroup_procs: vec!["/sys/fs/cgroup/pids/coderun/job-1-2/cgroup.procs".into()],
-            mode: Mode::Probe {
-                student_host_id: Some(200_000),
-            },
+            mode: Mode::Probe { student_host_id: Some(200_000) },
         };
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(
@@ -88,11 +86,6 @@ mod tests {
             r#"{"cgroupProcs":["/sys/fs/cgroup/pids/coderun/job-1-2/cgroup.procs"],"mode":{"probe":{"studentHostId":200000}}}"#
         );
         let back: HelperSetup = serde_json::from_str(&text).unwrap();
-        assert!(matches!(
-            back.mode,
-            Mode::Probe {
-                student_host_id: Some(200_000)
-            }
-        ));
+        assert!(matches!(back.mode, Mode::Probe { student_host_id: Some(200_000) }));
     }
 }

@@ -17,10 +17,7 @@ pub struct StepError {
 
 impl StepError {
     pub fn new(what: impl Display, source: impl Into<io::Error>) -> StepError {
-        StepError {
-            what: what.to_string(),
-            source: source.into(),
-        }
+        StepError { what: what.to_string(), source: source.into() }
     }
 
     /// The message and its cause on one line, for stderr (the server's log).
@@ -49,10 +46,6 @@ mod tests {
     fn step_errors_name_the_step_and_the_cause() {
         let e = Err::<(), _>(Errno::EPERM).step("bring up lo").unwrap_err();
         assert_eq!(e.to_string(), "failed to bring up lo");
-        assert!(
-            e.line().starts_with("failed to bring up lo: "),
-            "{}",
-            e.line()
-        );
+        assert!(e.line().starts_with("failed to bring up lo: "), "{}", e.line());
     }
 }
