@@ -72,12 +72,16 @@ pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartErro
         Backend::Native(_) => Catalog::detect(defs).await,
         Backend::Docker(docker) => sandbox::docker::detect_languages(docker, defs, &ids).await,
     };
+    let host = |l: &coderun_protocol::Limits| HostLimits { memory_bytes: l.memory_bytes, processes: l.processes };
+    let (run_defaults, build) = (host(&config.limits.defaults), host(&config.limits.build));
     let mut warm_keys = Vec::new();
     if config.pool.prefill {
         for language in catalog.iter() {
             let shape = backend.shape(language);
-            if !warm_keys.contains(&shape) {
-                warm_keys.push(shape);
+            let limits = job::driver::start_limits(language.compiled(), shape.limits_fixed(), build, run_defaults);
+            let key = sandbox::PoolKey { shape, limits };
+            if !warm_keys.contains(&key) {
+                warm_keys.push(key);
             }
         }
     }
@@ -85,10 +89,6 @@ pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartErro
         per_key: config.pool.per_key,
         max_total: config.pool.max_total,
         idle_expiry: Duration::from_millis(config.pool.idle_expiry_ms),
-        limits: HostLimits {
-            memory_bytes: config.limits.defaults.memory_bytes,
-            processes: config.limits.defaults.processes,
-        },
     };
     let pool = WarmPool::new(backend, settings, ids, warm_keys);
     let jobs = JobContext {
@@ -96,6 +96,7 @@ pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartErro
         stage_user,
         files_timeout: Duration::from_millis(config.files_timeout_ms),
         runner_grace: Duration::from_millis(config.runner_grace_ms),
+        run_defaults,
     };
     let origins = http::allowed_origins(port, &config.allowed_origins);
     Ok(AppState::new(config, catalog, jobs, features, origins))

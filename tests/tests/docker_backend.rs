@@ -404,3 +404,37 @@ async fn without_a_pool_no_container_outlives_its_job() -> Result<()> {
     );
     Ok(())
 }
+
+/// The pool keeps a compiled language's containers started with the build
+/// stage's limits and an interpreted one's with the run stage's, so that a
+/// job taking one changes no limit before its first stage.
+#[tokio::test]
+async fn waiting_containers_start_with_their_first_stages_limits() -> Result<()> {
+    require_docker("waiting_containers_start_with_their_first_stages_limits");
+    let server = server_with_pool(1, "").await?;
+    let inst = instance(&server).to_owned();
+    let mut client = Client::ready(&server).await?;
+    client.run(bash("echo one")).await?.assert_exited_ok();
+    wait_for_idle(&server, 1).await?;
+    let c = json!({"language": "c", "files": [{"path": "main.c", "content": "int main(void) { return 0; }\n"}]});
+    client.run(c).await?.assert_exited_ok();
+    wait_for_idle(&server, 2).await?;
+    // The C job's own container may still be on its way out.
+    let deadline = std::time::Instant::now() + REMOVAL;
+    let mut waiting = containers(&inst, true).await?;
+    while waiting.len() > 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waiting = containers(&inst, true).await?;
+    }
+    let mut seen = BTreeSet::new();
+    for id in waiting {
+        let c = inspect(&id).await?;
+        let image = c["Config"]["Image"].as_str().unwrap_or("").to_owned();
+        let memory = c["HostConfig"]["Memory"].as_u64().context("no Memory")?;
+        seen.insert((image, memory / MIB));
+    }
+    // Defaults (server/src/config.rs): run 256 MiB, build 1024 MiB.
+    let expected = BTreeSet::from([("coderun/bash".to_owned(), 256), ("coderun/gcc".to_owned(), 1024)]);
+    assert_eq!(seen, expected);
+    Ok(())
+}

@@ -29,7 +29,7 @@ use super::{
 };
 use crate::{
     catalog::{expand, Placeholders},
-    sandbox::{HostLimits, Sandbox, SandboxError, WarmPool},
+    sandbox::{HostLimits, PoolKey, Sandbox, SandboxError, WarmPool},
     scheduler::{Ticket, TicketEvent},
 };
 
@@ -44,6 +44,20 @@ pub struct JobContext {
     /// How long past a stage's wall-time limit the server waits for the
     /// runner's report before it gives up on the sandbox.
     pub runner_grace: Duration,
+    /// The run stage's host limits when a job sets none: the pool keeps
+    /// its sandboxes started with these (or the build's).
+    pub run_defaults: HostLimits,
+}
+
+/// The limits a sandbox for a job starts with: its first stage's, or,
+/// where limits are fixed once it runs (gVisor), the largest of its
+/// stages' (the runner's rlimits still apply per stage).
+pub fn start_limits(compiled: bool, fixed: bool, build: HostLimits, run: HostLimits) -> HostLimits {
+    match (compiled, fixed) {
+        (false, _) => run,
+        (true, false) => build,
+        (true, true) => build.max(run),
+    }
 }
 
 /// The channels between a driver and its connection.
@@ -105,17 +119,12 @@ pub async fn run(
     let started = Instant::now();
     emit(&io, JobEvent::State(JobState::Starting)).await;
 
-    let first_limits = if spec.language.compiled() { spec.build_limits } else { spec.limits };
     let shape = ctx.pool.backend().shape(&spec.language);
-    // Where the limits cannot change once the sandbox runs (gVisor), every
-    // stage gets the largest; the runner's rlimits still apply per stage.
     let limits_fixed = shape.limits_fixed();
-    let start_limits = match limits_fixed {
-        true => host_limits(&first_limits).max(host_limits(&spec.limits)),
-        false => host_limits(&first_limits),
-    };
+    let (compiled, build) = (spec.language.compiled(), host_limits(&spec.build_limits));
+    let key = PoolKey { limits: start_limits(compiled, limits_fixed, build, ctx.run_defaults), shape };
     let mut sandbox = tokio::select! {
-        s = ctx.pool.acquire(&shape, start_limits) => s?.0,
+        s = ctx.pool.acquire(&key, start_limits(compiled, limits_fixed, build, host_limits(&spec.limits))) => s?.0,
         _ = io.cancel.cancelled() => return Ok(JobOutcome::cancelled_early(queued, started.elapsed())),
     };
     // The files go to the runner; the driver keeps only what the commands

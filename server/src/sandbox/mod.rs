@@ -22,7 +22,7 @@ pub mod runner_link;
 
 use std::path::PathBuf;
 
-pub use pool::{PoolSettings, PoolStats, WarmPool};
+pub use pool::{PoolKey, PoolSettings, PoolStats, WarmPool};
 pub use runner_link::RunnerLink;
 
 /// A unique, never reused number for each job, used in cgroup names,
@@ -70,7 +70,7 @@ pub struct BindMount {
 }
 
 /// The limits a backend enforces from outside the sandbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HostLimits {
     /// Memory of all processes together, tmpfs pages included.
     pub memory_bytes: u64,

@@ -29,8 +29,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Backend, HostLimits, Sandbox, SandboxError, SandboxShape, SandboxSpec};
 
-/// Which sandboxes can serve which jobs: those of the same shape.
-type PoolKey = SandboxShape;
+/// Which waiting sandboxes can serve a job without a change: those of its
+/// shape, started with the limits its first stage has by default (a C
+/// job's container starts with the build's limits, a Python one's with the
+/// run's), so that a hit costs no limit update.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    pub shape: SandboxShape,
+    pub limits: HostLimits,
+}
 
 /// How the pool is sized.
 #[derive(Debug, Clone, Copy)]
@@ -41,8 +48,6 @@ pub struct PoolSettings {
     pub max_total: usize,
     /// An idle sandbox older than this is replaced.
     pub idle_expiry: Duration,
-    /// The limits a waiting sandbox starts with; a job sets its own.
-    pub limits: HostLimits,
 }
 
 /// Where an acquired sandbox came from.
@@ -102,12 +107,7 @@ impl WarmPool {
     /// Starts the pool's task; it fills the pool for `warm_keys` at once,
     /// and for any other shape after its first job.
     /// `ids` hands out sandbox ids, shared with the jobs that start their own.
-    pub fn new(
-        backend: Backend,
-        settings: PoolSettings,
-        ids: Arc<AtomicU64>,
-        warm_keys: Vec<SandboxShape>,
-    ) -> WarmPool {
+    pub fn new(backend: Backend, settings: PoolSettings, ids: Arc<AtomicU64>, warm_keys: Vec<PoolKey>) -> WarmPool {
         let shared = Arc::new(Shared {
             backend,
             settings,
@@ -135,26 +135,27 @@ impl WarmPool {
         self.shared.ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A sandbox of this shape with these first-stage limits: a waiting one
-    /// when there is one, else a new one. The second value says which.
-    pub async fn acquire(&self, shape: &SandboxShape, limits: HostLimits) -> Result<(Sandbox, Acquired), SandboxError> {
-        let key: PoolKey = shape.clone();
-        let lendable = limits == self.shared.settings.limits || !shape.limits_fixed();
-        let waiting = if lendable { self.take(&key) } else { None };
+    /// A sandbox of the key's shape with these first-stage limits: a
+    /// waiting one of the key when there is one (its limits changed to
+    /// these where they differ and can), else a new one. The second value
+    /// says which.
+    pub async fn acquire(&self, key: &PoolKey, limits: HostLimits) -> Result<(Sandbox, Acquired), SandboxError> {
+        let lendable = limits == key.limits || !key.shape.limits_fixed();
+        let waiting = if lendable { self.take(key) } else { None };
         if self.shared.settings.per_key > 0 {
             // A hint only: when the queue is full a refill is already due.
             let _ = self.refill.try_send(key.clone());
         }
         if let Some(mut sandbox) = waiting {
             self.shared.hits.fetch_add(1, Ordering::Relaxed);
-            if limits != self.shared.settings.limits {
+            if limits != key.limits {
                 sandbox.control.set_limits(limits).await?;
             }
             return Ok((sandbox, Acquired::Warm));
         }
         self.shared.misses.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(shape = ?key, "warm pool empty: starting a sandbox for this job");
-        let spec = SandboxSpec { job: self.next_id(), shape: key, limits };
+        tracing::debug!(key = ?key, "warm pool empty: starting a sandbox for this job");
+        let spec = SandboxSpec { job: self.next_id(), shape: key.shape.clone(), limits };
         Ok((self.shared.backend.start(spec).await?, Acquired::Cold))
     }
 
@@ -251,8 +252,8 @@ async fn fill(shared: &Shared, key: &PoolKey, stop: &CancellationToken) {
         }
         let spec = SandboxSpec {
             job: shared.ids.fetch_add(1, Ordering::Relaxed),
-            shape: key.clone(),
-            limits: shared.settings.limits,
+            shape: key.shape.clone(),
+            limits: key.limits,
         };
         let started = tokio::select! {
             s = shared.backend.start(spec) => s,
