@@ -33,6 +33,8 @@ pub struct Config {
     pub native: NativeConfig,
     pub docker: DockerConfig,
     pub pool: PoolConfig,
+    /// What the diagnostics parsers may hold and send.
+    pub diagnostics: DiagnosticsConfig,
     /// How long running jobs may go on after a shutdown signal before they
     /// are cancelled, in milliseconds.
     pub shutdown_grace_ms: u64,
@@ -102,6 +104,24 @@ pub struct ConnectionConfig {
     /// Bytes of `job/stdin` queued for one job and not yet taken by it;
     /// text past this is dropped (and logged), never waited for.
     pub stdin_buffer_bytes: usize,
+}
+
+/// What the diagnostics parsers may hold and send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiagnosticsConfig {
+    /// `job/diagnostics` entries one stage sends at most; a program can
+    /// print anything that looks like a traceback, so this bounds its cost.
+    pub max_per_stage: usize,
+    /// The longest output line the parsers read whole, in bytes (rustc's
+    /// JSON lines are the longest they need); longer ones stream on unread.
+    pub max_line_bytes: usize,
+}
+
+impl Default for DiagnosticsConfig {
+    fn default() -> Self {
+        DiagnosticsConfig { max_per_stage: 200, max_line_bytes: 256 * 1024 }
+    }
 }
 
 /// The warm pool of started, idle sandboxes.
@@ -287,6 +307,7 @@ impl Default for Config {
             native: NativeConfig::default(),
             docker: DockerConfig::default(),
             pool: PoolConfig::default(),
+            diagnostics: DiagnosticsConfig::default(),
             shutdown_grace_ms: 10_000,
             files_timeout_ms: 10_000,
             runner_grace_ms: 5_000,

@@ -97,6 +97,10 @@ pub async fn start(config: Config, port: u16) -> Result<Arc<AppState>, StartErro
         files_timeout: Duration::from_millis(config.files_timeout_ms),
         runner_grace: Duration::from_millis(config.runner_grace_ms),
         run_defaults,
+        diagnostics: job::diagnostics::Caps {
+            per_stage: config.diagnostics.max_per_stage,
+            line_bytes: config.diagnostics.max_line_bytes,
+        },
     };
     let origins = http::allowed_origins(port, &config.allowed_origins);
     Ok(AppState::new(config, catalog, jobs, features, origins))

@@ -24,7 +24,7 @@ use std::{
 
 use coderun_server::{
     job::{
-        diagnostics::{Sources, StageParser},
+        diagnostics::{Caps, Sources, StageParser},
         JobFile, OutStream,
     },
     rpc::convert,
@@ -64,7 +64,8 @@ fn feed(
     chunk: usize,
 ) -> Outcome {
     let sources = Arc::new(Sources::new(files));
-    let mut parser = StageParser::for_command(argv, build, sources).expect("the case's program has a parser");
+    let mut parser =
+        StageParser::for_command(argv, build, sources, Caps::default()).expect("the case's program has a parser");
     let mut outcome = Outcome { diagnostics: Vec::new(), stdout: String::new(), stderr: String::new() };
     let take = |stream: OutStream, parsed: coderun_server::job::diagnostics::Parsed, o: &mut Outcome| {
         match stream {

@@ -47,6 +47,8 @@ pub struct JobContext {
     /// The run stage's host limits when a job sets none: the pool keeps
     /// its sandboxes started with these (or the build's).
     pub run_defaults: HostLimits,
+    /// What a stage's diagnostics parser may hold and send.
+    pub diagnostics: diagnostics::Caps,
 }
 
 /// The limits a sandbox for a job starts with: its first stage's, or,
@@ -145,7 +147,7 @@ pub async fn run(
                 memory_bytes: spec.build_limits.memory_bytes,
             },
         );
-        let parser = StageParser::for_command(&argv, None, file_texts.clone());
+        let parser = StageParser::for_command(&argv, None, file_texts.clone(), ctx.diagnostics);
         let stage = stage_spec(&spec, ctx, argv, wire::StdinMode::Bytes(Vec::new()), &spec.build_limits);
         let outcome =
             run_stage(&mut sandbox, StageKind::Build, stage, &spec.build_limits, ctx, &mut io, parser).await?;
@@ -173,7 +175,7 @@ pub async fn run(
         StdinSource::Fixed(bytes) => wire::StdinMode::Bytes(std::mem::take(bytes)),
         StdinSource::Interactive => wire::StdinMode::Interactive,
     };
-    let parser = StageParser::for_command(&argv, spec.language.def.build.as_deref(), file_texts);
+    let parser = StageParser::for_command(&argv, spec.language.def.build.as_deref(), file_texts, ctx.diagnostics);
     let stage = stage_spec(&spec, ctx, argv, stdin_mode, &spec.limits);
     let outcome = run_stage(&mut sandbox, StageKind::Run, stage, &spec.limits, ctx, &mut io, parser).await?;
     stages.push(outcome);

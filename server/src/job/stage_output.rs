@@ -79,7 +79,10 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::job::{diagnostics::Sources, JobFile};
+    use crate::job::{
+        diagnostics::{Caps, Sources},
+        JobFile,
+    };
 
     #[test]
     fn without_a_parser_output_is_only_decoded() {
@@ -92,8 +95,12 @@ mod tests {
     #[test]
     fn a_diagnostic_follows_the_text_that_completes_it() {
         let files = [JobFile { path: "main.py".into(), content: b"print(x)\n".to_vec() }];
-        let parser =
-            StageParser::for_command(&["python3".into(), "main.py".into()], None, Arc::new(Sources::new(&files)));
+        let parser = StageParser::for_command(
+            &["python3".into(), "main.py".into()],
+            None,
+            Arc::new(Sources::new(&files)),
+            Caps::default(),
+        );
         let mut o = StageOutput::new(parser);
         let head = "Traceback (most recent call last):\n  File \"/work/main.py\", line 1, in <module>\n    print(x)\n";
         assert_eq!(o.push(OutStream::Stderr, head.as_bytes()), vec![JobEvent::Output(OutStream::Stderr, head.into())]);

@@ -5,12 +5,13 @@
 //! line at a time, so the parsers see whole lines; the part of a line not
 //! yet ended is kept until its line feed arrives or the stage ends.
 //!
-//! A line is capped at [`MAX_LINE_BYTES`]. A program that writes a longer
+//! A line is capped (`[diagnostics] max_line_bytes`, by default
+//! [`MAX_LINE_BYTES`]). A program that writes a longer
 //! line (or none at all) cannot make the server hold more than that: past
 //! the cap, the rest of the line is handed back as [`Piece::Overflow`], which
 //! no parser reads and which a rewriting parser forwards as it is.
 
-/// The longest line the parsers read, in bytes. rustc's JSON lines are the
+/// The longest line the parsers read by default, in bytes. rustc's JSON lines are the
 /// longest any parser wants whole; its largest messages are a few tens of
 /// KiB.
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
@@ -21,19 +22,26 @@ pub enum Piece {
     /// A whole line, its line feed included when it had one (only the last
     /// line of a stream may lack it).
     Line(String),
-    /// Text of a line longer than [`MAX_LINE_BYTES`], in order.
+    /// Text of a line longer than the cap, in order.
     Overflow(String),
 }
 
 /// One stream's line splitter.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LineBuffer {
+    /// The longest line kept whole, in bytes.
+    cap: usize,
     partial: String,
     /// The current line has passed the cap: the rest of it is overflow.
     overflowing: bool,
 }
 
 impl LineBuffer {
+    /// A splitter that keeps lines of up to `cap` bytes whole.
+    pub fn new(cap: usize) -> LineBuffer {
+        LineBuffer { cap, partial: String::new(), overflowing: false }
+    }
+
     /// Adds a chunk, returning the pieces it completes.
     pub fn push(&mut self, mut text: &str) -> Vec<Piece> {
         let mut pieces = Vec::new();
@@ -45,7 +53,7 @@ impl LineBuffer {
             text = rest;
             if self.overflowing {
                 pieces.push(Piece::Overflow(head.to_owned()));
-            } else if self.partial.len() + head.len() > MAX_LINE_BYTES {
+            } else if self.partial.len() + head.len() > self.cap {
                 let mut spilled = std::mem::take(&mut self.partial);
                 spilled.push_str(head);
                 pieces.push(Piece::Overflow(spilled));
@@ -92,7 +100,7 @@ mod tests {
 
     #[test]
     fn lines_split_across_chunks_come_out_whole() {
-        let mut b = LineBuffer::default();
+        let mut b = LineBuffer::new(MAX_LINE_BYTES);
         assert_eq!(lines(b.push("main.c:1:2: err")), Vec::<String>::new());
         assert_eq!(lines(b.push("or: x\nsecond\nthi")), ["main.c:1:2: error: x\n", "second\n"]);
         assert_eq!(lines(b.push("rd\n")), ["third\n"]);
@@ -101,14 +109,14 @@ mod tests {
 
     #[test]
     fn the_last_line_without_a_line_feed_comes_at_the_end() {
-        let mut b = LineBuffer::default();
+        let mut b = LineBuffer::new(MAX_LINE_BYTES);
         assert_eq!(lines(b.push("a\nb")), ["a\n"]);
         assert_eq!(b.finish(), Some(Piece::Line("b".into())));
     }
 
     #[test]
     fn a_line_past_the_cap_is_overflow_until_its_end() {
-        let mut b = LineBuffer::default();
+        let mut b = LineBuffer::new(MAX_LINE_BYTES);
         let long = "x".repeat(MAX_LINE_BYTES);
         assert_eq!(b.push(&long), Vec::new());
         assert_eq!(b.push("yy"), [Piece::Overflow(format!("{long}yy"))]);

@@ -66,9 +66,25 @@ pub use sources::{Col, Line, Sources};
 use super::{Diagnostic, JobFile, OutStream, Severity};
 use crate::catalog::Language;
 
-/// The most diagnostics one stage sends. A program can print anything to
-/// stderr, tracebacks included; this bounds what its lookalikes cost.
+/// The most diagnostics one stage sends by default. A program can print
+/// anything to stderr, tracebacks included; this bounds what its
+/// lookalikes cost.
 pub const MAX_DIAGNOSTICS_PER_STAGE: usize = 200;
+
+/// What one stage's parser may hold and send (`[diagnostics]` in Config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Diagnostics sent per stage; the rest are dropped.
+    pub per_stage: usize,
+    /// The longest output line read whole, in bytes.
+    pub line_bytes: usize,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps { per_stage: MAX_DIAGNOSTICS_PER_STAGE, line_bytes: lines::MAX_LINE_BYTES }
+    }
+}
 
 /// The job's files as the parsers need them: a copy, made only when a stage
 /// of the language has a parser (the files themselves go to the sandbox).
@@ -87,6 +103,8 @@ pub struct StageParser {
     parser: Parser,
     sources: Arc<Sources>,
     lines: LineBuffer,
+    /// The most diagnostics this stage sends.
+    cap: usize,
     sent: usize,
     /// Hashes of the diagnostics sent, so that a message repeated (C++
     /// templates repeat a lot) is sent once.
@@ -106,9 +124,15 @@ impl StageParser {
     /// A parser for a stage that runs `argv`, or `None` when its program has
     /// no known message format. `build` is the language's build command,
     /// for a run stage: it tells what made the program `./main`.
-    pub fn for_command(argv: &[String], build: Option<&[String]>, sources: Arc<Sources>) -> Option<StageParser> {
+    pub fn for_command(
+        argv: &[String],
+        build: Option<&[String]>,
+        sources: Arc<Sources>,
+        caps: Caps,
+    ) -> Option<StageParser> {
         let parser = Parser::for_command(argv, build)?;
-        Some(StageParser { parser, sources, lines: LineBuffer::default(), sent: 0, seen: HashSet::new() })
+        let lines = LineBuffer::new(caps.line_bytes);
+        Some(StageParser { parser, sources, lines, cap: caps.per_stage, sent: 0, seen: HashSet::new() })
     }
 
     /// Reads a piece of decoded output.
@@ -159,7 +183,7 @@ impl StageParser {
     /// Keeps the diagnostics not sent before, up to the stage's cap.
     fn keep(&mut self, found: Vec<Diagnostic>, out: &mut Vec<Diagnostic>) {
         for d in found {
-            if self.sent >= MAX_DIAGNOSTICS_PER_STAGE {
+            if self.sent >= self.cap {
                 return;
             }
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -252,7 +276,7 @@ mod tests {
     #[test]
     fn text_passes_through_unchanged_while_lines_are_split() {
         let s = sources(&[("main.c", "int main(void) {\n    return x;\n}\n")]);
-        let mut p = StageParser::for_command(&argv(&["gcc", "main.c"]), None, s).unwrap();
+        let mut p = StageParser::for_command(&argv(&["gcc", "main.c"]), None, s, Caps::default()).unwrap();
         let a = p.push(OutStream::Stderr, "main.c:2:12: err".into());
         assert_eq!(a, Parsed { text: "main.c:2:12: err".into(), diagnostics: vec![] });
         let b = p.push(OutStream::Stderr, "or: ‘x’ undeclared\n    2 |     return x;\n      |            ^\n".into());
@@ -266,7 +290,7 @@ mod tests {
     #[test]
     fn repeated_diagnostics_are_sent_once_and_capped() {
         let s = sources(&[("main.py", "x\n")]);
-        let mut p = StageParser::for_command(&argv(&["python3", "main.py"]), None, s).unwrap();
+        let mut p = StageParser::for_command(&argv(&["python3", "main.py"]), None, s, Caps::default()).unwrap();
         let tb = "Traceback (most recent call last):\n  File \"/work/main.py\", line 1, in <module>\n    x\nNameError: name 'x' is not defined\n";
         assert_eq!(p.push(OutStream::Stderr, tb.into()).diagnostics.len(), 1);
         assert_eq!(p.push(OutStream::Stderr, tb.into()).diagnostics.len(), 0);

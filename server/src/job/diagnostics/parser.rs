@@ -118,7 +118,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::job::diagnostics::StageParser;
+    use crate::job::diagnostics::{Caps, StageParser};
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
@@ -142,15 +142,17 @@ mod tests {
             (&["bash", "main.sh"][..], "bash"),
             (&["java", "-cp", ".", "Main"][..], "java"),
         ] {
-            let p = StageParser::for_command(&argv(words), None, s.clone()).unwrap_or_else(|| panic!("{words:?}"));
+            let p = StageParser::for_command(&argv(words), None, s.clone(), Caps::default())
+                .unwrap_or_else(|| panic!("{words:?}"));
             assert_eq!(name(&p.parser), parser, "{words:?}");
         }
         for words in [&["./main"][..], &["sh", "main.sh"][..], &["javaw", "Main"][..], &[][..]] {
-            assert!(StageParser::for_command(&argv(words), None, s.clone()).is_none(), "{words:?}");
+            assert!(StageParser::for_command(&argv(words), None, s.clone(), Caps::default()).is_none(), "{words:?}");
         }
         // A program the build made is known by its compiler.
         for (build, parser) in [("rustc", Some("rust panic")), ("go", Some("go panic")), ("gcc", None)] {
-            let p = StageParser::for_command(&argv(&["./main"]), Some(&argv(&[build, "x"])), s.clone());
+            let p =
+                StageParser::for_command(&argv(&["./main"]), Some(&argv(&[build, "x"])), s.clone(), Caps::default());
             assert_eq!(p.map(|p| name(&p.parser)), parser, "{build}");
         }
     }
